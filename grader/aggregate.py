@@ -1,0 +1,50 @@
+"""Per-point results -> score. Pure and deterministic: the only place a score is computed.
+
+coverage = sum(weight * credit) / sum(weight) over the points that were scored (an `unscored`
+point is left out and listed). The score is `max_score * calibrate(coverage)`: a monotone
+piecewise-linear map, global to the grader (never per question), that turns the share of key
+points made into the scale people grade on: an answer that makes half of the key points well is
+worth more than 5 / 10 to a human grader. calibrate(0) = 0 and calibrate(1) = 1.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from .models import PointResult
+
+# (coverage, normalised score) knots; see eval/README.md for how they were chosen.
+DEFAULT_CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    score: float
+    coverage: float
+    missing_points: list[str]
+    unscored_points: list[str]
+
+
+def calibrate(coverage: float, knots: tuple[tuple[float, float], ...] = DEFAULT_CALIBRATION) -> float:
+    x = min(1.0, max(0.0, coverage))
+    xs = [k[0] for k in knots]
+    i = bisect_right(xs, x) - 1
+    if i >= len(knots) - 1:
+        return knots[-1][1]
+    (x0, y0), (x1, y1) = knots[i], knots[i + 1]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
+
+
+def aggregate(
+    points: list[PointResult],
+    max_score: float = 10.0,
+    knots: tuple[tuple[float, float], ...] = DEFAULT_CALIBRATION,
+) -> Aggregate:
+    scored = [p for p in points if p.verdict != "unscored"]
+    total = sum(p.weight for p in scored)
+    coverage = sum(p.weight * p.credit for p in scored) / total if total > 0 else 0.0
+    score = round(max_score * calibrate(coverage, knots), 2)
+    missing = [p.text for p in points if p.verdict in ("missing", "contradicted")]
+    unscored = [p.text for p in points if p.verdict == "unscored"]
+    return Aggregate(score, round(coverage, 4), missing, unscored)

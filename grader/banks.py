@@ -1,0 +1,139 @@
+"""Banks on disk -> `Bank` objects.
+
+A bank is a directory with `bank.yaml` (name, title, source, licence) and one YAML file per
+question (`q01.yaml` ...) holding the question, its reference answer and its rubric. Bundled banks
+live in the repository's `rubrics/` directory and are shipped inside the wheel; they are found
+relative to this package, never relative to the current directory.
+
+Errors name the file, the line and the field, so a person editing a rubric can fix it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import NotFoundError, RubricError
+from .models import Bank, BankInfo, Question
+
+DEFAULT_BANK = "llm-interview"
+_PKG = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """`rubrics` or `prompts`: inside the installed package, or at the top of a checkout."""
+    for candidate in (_PKG / "_data" / name, _PKG.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise RubricError(f"bundled {name}/ directory not found next to {_PKG}; reinstall the package")
+
+
+def bundled_banks() -> dict[str, Path]:
+    root = data_dir("rubrics")
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "bank.yaml").is_file()}
+
+
+def resolve_bank_path(bank: str | Path | None) -> Path:
+    if bank is None or str(bank) == "":
+        bank = DEFAULT_BANK
+    banks = bundled_banks()
+    if isinstance(bank, str) and bank in banks:
+        return banks[bank]
+    path = Path(bank).expanduser()
+    if path.is_dir() and (path / "bank.yaml").is_file():
+        return path.resolve()
+    if path.is_dir():
+        raise NotFoundError(f"{path} is not a bank directory: it has no bank.yaml (run 'grader rubric build' to make one)")
+    raise NotFoundError(
+        f"unknown bank {str(bank)!r}: use a bundled bank ({', '.join(banks) or 'none'}) or a path to a bank directory"
+    )
+
+
+def _yaml_line(text: str, loc: tuple) -> int | None:
+    """Best-effort line of a pydantic error location in a YAML document."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if node is None:
+            break
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == key:
+                    line, nxt = k.start_mark.line + 1, v
+                    break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_yaml_model(path: Path, model: type):
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RubricError(f"{where}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise RubricError(f"{path}:1: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line = _yaml_line(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        field = ".".join(str(p) for p in loc) or "(document)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise RubricError(f"{where}: {field}: {err['msg']}{more}") from None
+
+
+def load_bank_dir(path: Path) -> Bank:
+    info = load_yaml_model(path / "bank.yaml", BankInfo)
+    questions: dict[str, Question] = {}
+    for f in sorted(path.glob("*.yaml")):
+        if f.name == "bank.yaml":
+            continue
+        q = load_yaml_model(f, Question)
+        if q.id in questions:
+            raise RubricError(f"{f}: question id {q.id!r} is also used by another file of the bank")
+        questions[q.id] = q
+    if not questions:
+        raise RubricError(f"{path}: the bank has no question files (*.yaml beside bank.yaml)")
+    ordered = dict(sorted(questions.items(), key=lambda kv: _id_key(kv[0])))
+    return Bank(info=info, questions=ordered, path=str(path))
+
+
+def _id_key(qid: str):
+    return (0, int(qid), "") if qid.isdigit() else (1, 0, qid)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, mtime_ns: int) -> Bank:
+    return load_bank_dir(Path(path))
+
+
+def load_bank(bank: str | Path | None = None) -> Bank:
+    path = resolve_bank_path(bank)
+    mtime = max(f.stat().st_mtime_ns for f in path.glob("*.yaml"))
+    return _load_cached(str(path), mtime)
+
+
+def get_question(bank: Bank, qid: str) -> Question:
+    q = bank.questions.get(str(qid).strip())
+    if q is None:
+        ids = ", ".join(bank.questions)
+        raise NotFoundError(f"unknown question {qid!r} in bank {bank.name!r}; valid ids: {ids}")
+    return q

@@ -1,0 +1,176 @@
+"""The `grader` command: a thin shell over the pipeline.
+
+Parse, call the pipeline (or batch / eval), render. Errors are translated in one place
+(`_run`): a GraderError the user can fix exits 2 with a one-line message, anything else exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Optional, TypeVar
+
+import typer
+
+from .errors import GraderError, UsageError
+
+app = typer.Typer(
+    help="Grade written answers against key-point rubrics (keyword, fuzzy, or an LLM judge).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+rubric_app = typer.Typer(help="Show, build and check rubrics.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+
+T = TypeVar("T")
+
+BankOpt = typer.Option(None, "--bank", "-b", help="Bundled bank name or path to a bank directory (default llm-interview).")
+ModeOpt = typer.Option(None, "--mode", "-m", help="keyword | fuzzy | llm | hybrid (default: $GRADER_MODE or fuzzy, offline).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"grader: error: {msg}", err=True)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except GraderError as exc:
+        _err(str(exc))
+        raise typer.Exit(2 if exc.usage else 1) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _settings(**overrides):
+    from .settings import Settings
+
+    return _run(lambda: Settings.from_env(**overrides))
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _read_text_arg(value: Optional[str], file: Optional[Path], what: str) -> str:
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {what} file {file}: {exc.__class__.__name__}: {exc}; pass a readable UTF-8 file") from None
+    if value == "-" or (value is None and not sys.stdin.isatty()):
+        data = sys.stdin.read()
+        return data
+    if value is None:
+        raise UsageError(f"no {what} given: pass it as an argument, with --file F, or pipe it on stdin")
+    return value
+
+
+# ------------------------------------------------------------------ questions
+
+
+@app.command()
+def questions(bank: Optional[str] = BankOpt, as_json: bool = JsonOpt) -> None:
+    """List the question ids and texts of a bank."""
+    from .banks import load_bank
+
+    b = _run(lambda: load_bank(bank))
+    if as_json:
+        typer.echo(json.dumps([{"id": q.id, "question": q.question} for q in b.questions.values()], ensure_ascii=False, indent=2))
+        return
+    con = _console()
+    con.print(f"[bold]{b.info.title}[/bold]  ({b.name}, {len(b.questions)} questions)")
+    for q in b.questions.values():
+        con.print(f"[cyan]{q.id:>3}[/cyan]  {q.question}")
+
+
+# ------------------------------------------------------------------ grade
+
+
+@app.command()
+def grade(
+    args: Optional[list[str]] = typer.Argument(None, metavar="[QID] [ANSWER]", help="Question id, then the answer ('-' or absent with a pipe: stdin)."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the answer from this file."),
+    bank: Optional[str] = BankOpt,
+    mode: Optional[str] = ModeOpt,
+    reference: Optional[str] = typer.Option(None, "--reference", help="Grade against this reference answer instead of a bank question."),
+    reference_file: Optional[Path] = typer.Option(None, "--reference-file", help="Read the reference answer from a file."),
+    question: Optional[str] = typer.Option(None, "--question", help="The question text, with --reference."),
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL; default $OPENAI_BASE_URL."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="Fail instead of falling back to fuzzy when the judge fails."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Include the judge transcript in --json output."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Grade one answer: against a bank question (QID), or an ad-hoc --reference."""
+    from .pipeline import Grader
+
+    args = list(args or [])
+    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    if no_cache:
+        overrides["use_cache"] = False
+    if no_fallback:
+        overrides["fallback"] = False
+    settings = _settings(**overrides)
+
+    def work():
+        adhoc = reference is not None or reference_file is not None
+        if adhoc:
+            if len(args) > 1:
+                raise UsageError("with --reference, give only the answer as an argument (no question id)")
+            ref = _read_text_arg(reference, reference_file, "reference")
+            if not ref.strip():
+                raise UsageError("the reference answer is empty: pass the text with --reference or --reference-file")
+            answer = _read_text_arg(args[0] if args else None, file, "answer")
+            return Grader(settings).grade_reference(ref, answer, question=question, verbose=verbose)
+        if not args:
+            raise UsageError("no question id: run 'grader questions' to list them, or use --reference")
+        if len(args) > 2:
+            raise UsageError("too many arguments: quote the answer, e.g. grader grade 3 \"RoPE ...\"")
+        if file is not None and len(args) > 1:
+            raise UsageError("give the answer either as an argument or with --file, not both")
+        answer = _read_text_arg(args[1] if len(args) > 1 else None, file, "answer")
+        return Grader(settings, bank=bank).grade(args[0], answer, verbose=verbose)
+
+    result = _run(work)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2, exclude_none=False))
+    else:
+        from .render import print_result
+
+        print_result(_console(), result)
+
+
+# ------------------------------------------------------------------ rubric
+
+
+@rubric_app.command("show")
+def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[str] = BankOpt, as_json: bool = JsonOpt) -> None:
+    """Print a question's rubric: key points, weights, keywords."""
+    from .banks import get_question, load_bank
+
+    b = _run(lambda: load_bank(bank))
+    q = _run(lambda: get_question(b, qid))
+    if as_json:
+        out = {"question_id": q.id, "bank": b.name, "question": q.question, "version": q.rubric.version,
+               **q.rubric.model_dump(mode="json")}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    from .render import print_rubric
+
+    print_rubric(_console(), q, b.name)
+
+
+def main() -> None:  # console script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

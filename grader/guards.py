@@ -1,0 +1,78 @@
+"""Guards that keep lexical grading honest.
+
+- `prepare` splits an answer into sentences and sets aside the sentences addressed to the grader
+  (prompt injection): they are never matched, so they earn nothing, and the answer is flagged.
+- `is_empty`: nothing to grade ("", "不知道", "N/A").
+- `stuffing` and `off_topic` look at what the matchers found: terms listed without explanation,
+  or an answer that shares almost nothing with the question's topic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .text import Segment, content_length, normalize, sentences, tokens
+
+_INJECTION = [
+    r"忽略.{0,12}(?:指令|评分|标准|规则|要求|提示|rubric|prompt)",
+    r"(?:给|打|判|评|输出|返回)(?:我|他|她|这个|这份|该|本|此)?(?:回答|答案|答卷|考生)?.{0,6}(?:满分|10\s*分|十分|100\s*分|最高分|高分)",
+    r"(?:满分|最高分|10\s*分|十分)\s*(?:给|打)(?:我|这)",
+    r"(?:本|该|此)(?:答案|回答).{0,10}(?:审核|认定|评为|判定).{0,6}满分",
+    r"系统提示|system\s*prompt|system\s*:|assistant\s*:|\[\s*system|<\s*/?\s*system",
+    r"(?:你|您)(?:现在)?(?:是|作为).{0,8}(?:评分|阅卷|考官|裁判|助手)",
+    r"(?:评分|阅卷)(?:员|者|人|模型|系统|老师)",
+    r"\bignore\b.{0,30}\b(?:instruction|rule|criteria|criterion|rubric|prompt|guideline)",
+    r"\b(?:disregard|forget|override)\b.{0,30}\b(?:instruction|rule|criteria|rubric|prompt|above|previous)",
+    r"\b(?:give|award|assign|grant|output|return|mark|grade|score|rate)\b.{0,30}\b(?:full|perfect|maximum|max|top|highest)\b.{0,12}\b(?:mark|score|point|grade|credit)",
+    r"\b(?:give|award|assign|output|return|rate|score)\b.{0,30}\b10\s*(?:/\s*10|out of 10|points?|marks?)",
+    r"\b(?:dear|attention|note to (?:the)?)\s*(?:grader|examiner|evaluator|judge|model|ai)\b",
+    r"\byou are (?:now )?(?:a|an|the)?\s*(?:grader|judge|evaluator|assistant)\b",
+    r"\b(?:as|to) the (?:grader|judge|evaluator)\b",
+]
+INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in _INJECTION))
+
+_DONT_KNOW = re.compile(
+    r"^(?:不知道|不清楚|不会|不懂|没学过|没了解过|不了解|忘了|忘记了|略|无|暂无|空|pass|skip|n/?a|none|idk|"
+    r"i\s*don'?t\s*know|no\s*idea|not\s*sure|dunno|-+|\?+)[\s.!?~,。！？…]*$"
+)
+
+
+@dataclass(slots=True)
+class PreparedAnswer:
+    original: str
+    segments: list[Segment]  # sentences that are graded
+    injected: list[Segment] = field(default_factory=list)  # sentences addressed to the grader
+
+    @property
+    def norm(self) -> str:
+        return " ".join(s.norm for s in self.segments)
+
+
+def prepare(answer: str) -> PreparedAnswer:
+    graded: list[Segment] = []
+    injected: list[Segment] = []
+    for seg in sentences(answer):
+        (injected if INJECTION_RE.search(seg.norm) else graded).append(seg)
+    return PreparedAnswer(answer, graded, injected)
+
+
+def is_empty(prepared: PreparedAnswer) -> bool:
+    text = prepared.norm.strip()
+    if content_length(text) == 0:
+        return True
+    return bool(_DONT_KNOW.match(text))
+
+
+def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float:
+    """Share of the answer's content tokens that belong to the question's topic."""
+    toks = [t for seg in prepared.segments for t in tokens(seg.norm)]
+    if not toks:
+        return 0.0
+    return sum(1 for t in toks if t in vocabulary) / len(toks)
+
+
+def language_of(text: str) -> str:
+    from .text import cjk_ratio
+
+    return "zh" if cjk_ratio(normalize(text)) >= 0.2 else "en"

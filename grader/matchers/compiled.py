@@ -1,0 +1,143 @@
+"""A rubric compiled for lexical matching: alias regexes, expected polarity, point tokens.
+
+Compiling is done once per rubric version and cached; grading an answer is then a handful of
+regex searches per sentence.
+
+Polarity: a key point may be a negative claim ("RoPE 不引入额外参数"). Each alias group's expected
+polarity is read from the point's own text, and an occurrence in the answer counts only when its
+polarity is the same. An occurrence with the opposite polarity ("RoPE 不能外推" against "RoPE 外推
+能力好") is evidence that the answer states the opposite.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..models import Rubric
+from ..text import CJK_RE, normalize, tokens
+
+# Negation cues just before a term, in the same clause.
+_ZH_NEG = re.compile(
+    r"不是|不能|不会|不可|不需要?|不用|不必|不再|没有|没|无法|无需|无须|并非|并不|未能|未|非|别|难以|缺乏|不"
+)
+# Words that start like a cue but do not negate.
+_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|非常|未来|没错")
+_EN_NEG = frozenset(
+    "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
+    "shouldn't without neither nor unable fail fails failed lack lacks hardly".split()
+)
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()\[\]\"]|\bbut\b|\bwhile\b|\bwhereas\b|但是|但|而是|然而|却|而")
+_EN_WORDS = re.compile(r"[a-z']+")
+_CUE_REACH = 4  # characters allowed between a Chinese cue and the term ("不引入额外|参数")
+
+
+def negated_before(norm: str, start: int) -> bool:
+    """True when the term starting at `start` is negated by a cue earlier in its clause."""
+    ctx = norm[max(0, start - 40) : start]
+    cut = 0
+    for m in _CLAUSE_BREAK.finditer(ctx):
+        cut = m.end()
+    ctx = ctx[cut:]
+    for m in _ZH_NEG.finditer(ctx):
+        if m.end() >= len(ctx) - _CUE_REACH and not _ZH_NOT_NEG.match(ctx, m.start()):
+            return True
+    words = _EN_WORDS.findall(ctx)[-4:]
+    return any(w in _EN_NEG for w in words)
+
+
+def alias_regex(alias_norm: str) -> str:
+    parts: list[str] = []
+    prev = ""
+    for ch in alias_norm:
+        if ch in " -_":
+            if parts and parts[-1] != r"[\s\-_]*":
+                parts.append(r"[\s\-_]*")
+            prev = ch
+            continue
+        if prev and ((prev.isascii() and CJK_RE.match(ch)) or (CJK_RE.match(prev) and ch.isascii())):
+            parts.append(r"\s?")
+        parts.append(re.escape(ch))
+        prev = ch
+    if alias_norm[-1:].isascii() and alias_norm[-1:].isalpha() and len(alias_norm) >= 4:
+        # inflections: reduce -> reduces, reduced, reducing; head -> heads; share -> shared
+        if alias_norm.endswith("e"):
+            parts[-1] = "(?:e|es|ed|ing)"
+        else:
+            parts.append("(?:s|es|ed|ing)?")
+    body = "".join(parts)
+    if alias_norm[:1].isascii() and alias_norm[:1].isalnum():
+        body = r"(?<![a-z0-9])" + body
+    if alias_norm[-1:].isascii() and (alias_norm[-1:].isalnum() or len(alias_norm) >= 4):
+        body = body + r"(?:s)?(?![a-z0-9])"
+    return body
+
+
+@dataclass(slots=True)
+class CompiledGroup:
+    aliases: tuple[str, ...]  # normalised
+    regex: re.Pattern
+    negated: bool  # the claim negates this concept
+    fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
+    fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
+
+
+@dataclass(slots=True)
+class CompiledPoint:
+    id: str
+    text: str
+    weight: float
+    groups: tuple[CompiledGroup, ...]
+    tokens: frozenset[str]
+
+
+@dataclass(slots=True)
+class CompiledRubric:
+    points: tuple[CompiledPoint, ...]
+    all_aliases: re.Pattern | None  # every alias of the rubric, to measure what is left around terms
+    vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
+
+
+def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
+    norms = sorted({normalize(a) for a in aliases if normalize(a)}, key=len, reverse=True)
+    if not norms:
+        return None
+    regex = re.compile("|".join(alias_regex(a) for a in norms))
+    m = regex.search(point_norm)
+    negated = bool(m and negated_before(point_norm, m.start()))
+    fuzzy_words = tuple(a for a in norms if a.isascii() and a.isalpha() and len(a) >= 5)
+    fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
+    return CompiledGroup(tuple(norms), regex, negated, fuzzy_words, fuzzy_cjk)
+
+
+@lru_cache(maxsize=256)
+def _compile(rubric_json: str, context: str) -> CompiledRubric:
+    rubric = Rubric.model_validate_json(rubric_json)
+    points = []
+    every_alias: set[str] = set()
+    vocab: set[str] = set(tokens(normalize(context)))
+    for p in rubric.points:
+        pnorm = normalize(p.text)
+        groups = []
+        for g in p.keywords:
+            cg = _compile_group(g, pnorm)
+            if cg:
+                groups.append(cg)
+                every_alias.update(cg.aliases)
+                for a in cg.aliases:
+                    vocab.update(tokens(a))
+        ptoks = frozenset(tokens(pnorm))
+        vocab.update(ptoks)
+        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks))
+    all_re = (
+        re.compile("|".join(alias_regex(a) for a in sorted(every_alias, key=len, reverse=True)))
+        if every_alias
+        else None
+    )
+    return CompiledRubric(tuple(points), all_re, frozenset(vocab))
+
+
+def compile_rubric(rubric: Rubric, context: str = "") -> CompiledRubric:
+    """Compile (cached by content). `context` is the question and reference text: the topic."""
+    return _compile(rubric.model_dump_json(), context)

@@ -1,0 +1,163 @@
+"""The data model: what a bank file holds and what a grade returns.
+
+Files people write (banks, rubrics) are validated strictly (`extra="forbid"`), so a typo in a
+field name is an error that names the file, not a silently ignored key. Results are plain
+pydantic models: the same objects are printed by the CLI, written by batch and served by the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+
+Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
+Method = Literal["keyword", "fuzzy", "llm"]
+Mode = Literal["keyword", "fuzzy", "llm", "hybrid"]
+OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
+ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
+
+
+class FileModel(BaseModel):
+    """Base of the models read from files people write: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class KeyPoint(FileModel):
+    """One claim a good answer makes, with the words candidates use to make it."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Stable id, unique in its rubric.")
+    text: str = Field(min_length=1, description="The claim, one sentence, in the bank's language.")
+    weight: float = Field(default=1.0, gt=0, description="Importance relative to the other points.")
+    keywords: list[list[str]] = Field(
+        default_factory=list,
+        description=(
+            "Alias groups. Each group is one concept written the ways candidates write it "
+            "(Chinese, English, abbreviations, formula spellings); the point is covered when "
+            "every group is found in the answer."
+        ),
+    )
+    source: str | None = Field(
+        default=None, description="Verbatim span of the reference answer that grounds this point."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the point is not grounded verbatim, or why it departs from the reference.",
+    )
+
+    @field_validator("keywords")
+    @classmethod
+    def _groups_not_empty(cls, groups: list[list[str]]) -> list[list[str]]:
+        cleaned = []
+        for i, group in enumerate(groups):
+            aliases = [a.strip() for a in group if a and a.strip()]
+            if not aliases:
+                raise ValueError(f"keyword group {i} is empty; remove it or add aliases")
+            cleaned.append(aliases)
+        return cleaned
+
+
+class Rubric(FileModel):
+    """The key points of one question."""
+
+    open: bool = Field(
+        default=False,
+        description="True when the question has no single right answer (graded on what it asks).",
+    )
+    notes: str | None = Field(default=None, description="Notes for people editing the rubric.")
+    points: list[KeyPoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Rubric:
+        seen: set[str] = set()
+        for p in self.points:
+            if p.id in seen:
+                raise ValueError(f"duplicate key point id {p.id!r}")
+            seen.add(p.id)
+        return self
+
+    @property
+    def version(self) -> str:
+        """Content hash: changes whenever anything that affects grading changes."""
+        blob = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class Question(FileModel):
+    id: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    reference_answer: str | None = Field(
+        default=None, description="Kept verbatim from the source bank; null when it has none."
+    )
+    rubric: Rubric
+
+
+class BankInfo(FileModel):
+    """bank.yaml: what the bank is and where it comes from."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    title: str
+    language: str = "zh"
+    description: str | None = None
+    source: str | None = None
+    licence: str | None = None
+
+
+class Bank(BaseModel):
+    info: BankInfo
+    questions: dict[str, Question]
+    path: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+class PointResult(BaseModel):
+    id: str
+    text: str
+    weight: float
+    verdict: Verdict
+    credit: float = Field(ge=0.0, le=1.0)
+    evidence: str | None = None
+    method: Method
+    reason: str | None = None
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hits: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cache_hits += other.cache_hits
+
+
+class GradeResult(BaseModel):
+    question_id: str | None
+    bank: str | None
+    mode: Mode
+    score: float
+    max_score: float = 10.0
+    points: list[PointResult]
+    missing_points: list[str]
+    flags: list[str] = Field(default_factory=list)
+    feedback: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    rubric_version: str | None = None
+    coverage: float = Field(
+        default=0.0, description="Weighted share of key points credited, before calibration."
+    )
+    details: dict | None = Field(default=None, description="Audit data (judge transcript) on request.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def normalized(self) -> float:
+        return round(self.score / self.max_score, 4) if self.max_score else 0.0

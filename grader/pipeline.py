@@ -1,0 +1,209 @@
+"""The whole grading flow, short enough to read at once:
+
+    answer --prepare--> sentences (text addressed to the grader set aside)
+           --matchers--> one PointResult per key point (keyword / fuzzy / llm judge)
+           --guards--> keyword stuffing and off-topic answers lose the credit terms alone earned
+           --aggregate--> score, coverage, missing points
+           --> GradeResult
+
+The CLI, batch and the API are thin shells over `Grader`.
+"""
+
+from __future__ import annotations
+
+from .aggregate import aggregate
+from .banks import get_question, load_bank
+from .errors import UsageError
+from .guards import PreparedAnswer, is_empty, language_of, prepare, topic_overlap
+from .matchers.compiled import CompiledRubric, compile_rubric
+from .matchers.lexical import bare_points, match_points
+from .models import GradeResult, PointResult, Question, Usage
+from .settings import Settings
+
+# keyword stuffing: most credited points rest on bare listed terms
+STUFFING_MIN_POINTS = 2
+STUFFING_SHARE = 0.5
+STUFFED_CREDIT = 0.2  # what a bare listed term keeps of its credit
+# off topic: almost none of the rubric's concepts, and little of the topic's vocabulary
+OFF_TOPIC_GROUPS = 0.12
+OFF_TOPIC_OVERLAP = 0.35
+OFF_TOPIC_MIN_CONTENT = 12
+
+
+def _missing(points: list[PointResult], reason: str | None = None, method: str = "keyword") -> list[PointResult]:
+    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None, "reason": reason}) for p in points]
+
+
+def _blank_points(question: Question, method: str) -> list[PointResult]:
+    return [
+        PointResult(id=p.id, text=p.text, weight=p.weight, verdict="missing", credit=0.0, evidence=None, method=method)
+        for p in question.rubric.points
+    ]
+
+
+def lexical_points(
+    compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool, flags: list[str]
+) -> list[PointResult]:
+    """The offline matchers plus the guards that read what they found."""
+    matches = match_points(compiled, prepared, fuzzy=fuzzy)
+    points = [m.result for m in matches]
+
+    total_groups = sum(len(p.groups) for p in compiled.points) or 1
+    found_groups = sum(m.groups_found for m in matches)
+    from .text import content_length
+
+    if (
+        found_groups / total_groups < OFF_TOPIC_GROUPS
+        and content_length(prepared.norm) >= OFF_TOPIC_MIN_CONTENT
+        and topic_overlap(prepared, compiled.vocabulary) < OFF_TOPIC_OVERLAP
+    ):
+        flags.append("off_topic")
+        return _missing(points, reason="the answer is about something else")
+
+    credited, bare = bare_points(compiled, prepared, matches)
+    if len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited:
+        flags.append("keyword_stuffing")
+        points = [
+            p.model_copy(
+                update={
+                    "verdict": "partial",
+                    "credit": round(p.credit * STUFFED_CREDIT, 4),
+                    "reason": "term listed without explanation",
+                }
+            )
+            if p.id in bare
+            else p
+            for p in points
+        ]
+    return points
+
+
+def feedback_for(points: list[PointResult], flags: list[str], lang: str) -> str:
+    covered = [p for p in points if p.verdict == "covered"]
+    partial = [p for p in points if p.verdict == "partial"]
+    missing = [p for p in points if p.verdict in ("missing", "contradicted")]
+    wrong = [p for p in points if p.verdict == "contradicted"]
+    if lang == "zh":
+        if "empty" in flags:
+            return "没有可评分的内容：请写出你的回答。"
+        if "off_topic" in flags:
+            return "回答与题目无关：请针对题目作答。"
+        parts = [f"覆盖 {len(covered)}/{len(points)} 个要点" + (f"，部分覆盖 {len(partial)} 个" if partial else "") + "。"]
+        if wrong:
+            parts.append("与要点相反的说法：" + "；".join(p.text for p in wrong[:3]) + "。")
+        if missing:
+            parts.append("可以补充：" + "；".join(p.text for p in missing[:3] if p not in wrong) + "。")
+        if "keyword_stuffing" in flags:
+            parts.append("只列出术语而没有解释，不能得高分。")
+        if "prompt_injection" in flags:
+            parts.append("写给评分者的指令已被忽略。")
+        return "".join(parts)
+    if "empty" in flags:
+        return "Nothing to grade: write your answer."
+    if "off_topic" in flags:
+        return "The answer does not address the question."
+    parts = [f"Covers {len(covered)}/{len(points)} key points" + (f", {len(partial)} partly" if partial else "") + "."]
+    if wrong:
+        parts.append(" States the opposite of: " + "; ".join(p.text for p in wrong[:3]) + ".")
+    if missing:
+        parts.append(" Consider adding: " + "; ".join(p.text for p in missing[:3] if p not in wrong) + ".")
+    if "keyword_stuffing" in flags:
+        parts.append(" Listing terms without explaining them earns little.")
+    if "prompt_injection" in flags:
+        parts.append(" Instructions addressed to the grader were ignored.")
+    return "".join(parts)
+
+
+def grade_question(
+    question: Question,
+    answer: str,
+    mode: str,
+    settings: Settings,
+    bank_name: str | None = None,
+    verbose: bool = False,
+) -> GradeResult:
+    """Grade one answer against one question's rubric: the whole flow."""
+    Settings.check_mode(mode)
+    if not isinstance(answer, str):
+        raise UsageError("the answer must be text")
+    if len(answer) > settings.max_answer_chars:
+        raise UsageError(
+            f"the answer has {len(answer)} characters, over the limit of {settings.max_answer_chars}; "
+            "shorten it or raise max_answer_chars"
+        )
+    prepared = prepare(answer)
+    flags: list[str] = ["prompt_injection"] if prepared.injected else []
+    context = question.question + "\n" + (question.reference_answer or "")
+    compiled = compile_rubric(question.rubric, context)
+    usage = Usage()
+    feedback = None
+    details = None
+    method = "keyword" if mode == "keyword" else "fuzzy"
+
+    if is_empty(prepared):
+        flags.insert(0, "empty")
+        points = _blank_points(question, method)
+    elif mode in ("keyword", "fuzzy"):
+        points = lexical_points(compiled, prepared, fuzzy=(mode == "fuzzy"), flags=flags)
+    else:
+        from .matchers.judge import judge_points  # imported only when a model is used
+
+        outcome = judge_points(question, compiled, prepared, mode, settings, flags)
+        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
+
+    agg = aggregate(points)
+    if agg.unscored_points and "unscored" not in flags:
+        flags.append("unscored")
+    if feedback is None:
+        feedback = feedback_for(points, flags, language_of(answer) if answer.strip() else language_of(question.question))
+    return GradeResult(
+        question_id=question.id,
+        bank=bank_name,
+        mode=mode,  # type: ignore[arg-type]
+        score=agg.score,
+        max_score=10.0,
+        points=points,
+        missing_points=agg.missing_points,
+        flags=flags,
+        feedback=feedback,
+        usage=usage,
+        rubric_version=question.rubric.version,
+        coverage=agg.coverage,
+        details=details if verbose else None,
+    )
+
+
+class Grader:
+    """The Python API: `Grader().grade("3", answer)` returns a GradeResult."""
+
+    def __init__(self, settings: Settings | None = None, bank: str | None = None):
+        self.settings = settings or Settings.from_env()
+        self.bank_ref = bank or self.settings.bank
+
+    def bank(self, bank: str | None = None):
+        return load_bank(bank or self.bank_ref)
+
+    def question(self, question_id: str, bank: str | None = None) -> tuple[Question, str]:
+        b = self.bank(bank)
+        return get_question(b, question_id), b.name
+
+    def grade(
+        self, question_id: str, answer: str, mode: str | None = None, bank: str | None = None, verbose: bool = False
+    ) -> GradeResult:
+        q, bank_name = self.question(question_id, bank)
+        return grade_question(q, answer, mode or self.settings.mode, self.settings, bank_name, verbose)
+
+    def grade_reference(
+        self,
+        reference: str,
+        answer: str,
+        question: str | None = None,
+        mode: str | None = None,
+        question_id: str | None = None,
+        verbose: bool = False,
+    ) -> GradeResult:
+        """Grade against an ad-hoc reference answer: its rubric is built on the fly."""
+        from .adhoc import question_from_reference
+
+        q = question_from_reference(reference, question, question_id)
+        return grade_question(q, answer, mode or self.settings.mode, self.settings, None, verbose)

@@ -1,0 +1,68 @@
+"""Human-readable rendering of results and rubrics (rich). Only the CLI imports this."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .models import GradeResult, Question
+
+VERDICT_STYLE = {
+    "covered": ("✔", "green"),
+    "partial": ("◐", "yellow"),
+    "missing": ("✘", "red"),
+    "contradicted": ("⚠", "magenta"),
+    "unscored": ("?", "dim"),
+}
+
+
+def _clip(text: str, n: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def print_result(con: Console, r: GradeResult) -> None:
+    where = f"question {r.question_id} ({r.bank})" if r.question_id and r.bank else "ad-hoc reference"
+    color = "green" if r.normalized >= 0.7 else "yellow" if r.normalized >= 0.4 else "red"
+    con.print(f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {r.mode}, coverage {r.coverage:.0%}")
+    if r.flags:
+        con.print("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
+    table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
+    table.add_column("", width=2)
+    table.add_column("key point", overflow="fold", max_width=48)
+    table.add_column("w", justify="right")
+    table.add_column("credit", justify="right")
+    table.add_column("evidence / reason", overflow="fold", max_width=60)
+    for p in r.points:
+        mark, style = VERDICT_STYLE[p.verdict]
+        note = f"“{_clip(p.evidence)}”" if p.evidence else ""
+        if p.reason:
+            note = (note + " " if note else "") + f"[dim]({escape(p.reason)})[/]"
+        table.add_row(f"[{style}]{mark}[/]", escape(p.text), f"{p.weight:g}", f"{p.credit:.2f}", note if p.reason else escape(note))
+    con.print(table)
+    if r.missing_points:
+        con.print("[bold]Missing:[/]")
+        for m in r.missing_points:
+            con.print(f"  [red]-[/] {escape(m)}")
+    if r.feedback:
+        con.print(f"[bold]Feedback:[/] {escape(r.feedback)}")
+    u = r.usage
+    if u.llm_calls or u.cache_hits:
+        con.print(f"[dim]LLM calls {u.llm_calls}, tokens {u.prompt_tokens}+{u.completion_tokens}, cache hits {u.cache_hits}[/]")
+
+
+def print_rubric(con: Console, q: Question, bank: str) -> None:
+    con.print(f"[bold]Question {q.id}[/] ({bank}, rubric {q.rubric.version}{', open question' if q.rubric.open else ''})")
+    con.print(escape(q.question))
+    if q.rubric.notes:
+        con.print(f"[dim]{escape(q.rubric.notes)}[/]")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("id")
+    table.add_column("key point", overflow="fold", max_width=50)
+    table.add_column("w", justify="right")
+    table.add_column("keywords (alias groups)", overflow="fold", max_width=60)
+    for p in q.rubric.points:
+        kw = " + ".join("{" + " | ".join(g) + "}" for g in p.keywords)
+        table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "")), f"{p.weight:g}", escape(kw))
+    con.print(table)

@@ -1,0 +1,71 @@
+"""One Settings object, read once at start (CLI, API) and passed down. Nothing reads the
+environment at import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .errors import UsageError
+from .models import ALL_MODES
+
+
+def _user_dir(kind: str) -> Path:
+    import platformdirs
+
+    fn = platformdirs.user_cache_dir if kind == "cache" else platformdirs.user_data_dir
+    return Path(fn("grader", appauthor=False))
+
+
+class Settings(BaseModel):
+    mode: str = Field(default="fuzzy", description="Default mode; offline unless GRADER_MODE says otherwise.")
+    bank: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    timeout: float = 60.0
+    max_retries: int = 3
+    reasks: int = 2
+    seed: int = 7
+    fallback: bool = True
+    use_cache: bool = True
+    cache_path: Path | None = None
+    data_dir: Path | None = None
+    max_answer_chars: int = 20000
+    api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict = {
+            "mode": env.get("GRADER_MODE") or "fuzzy",
+            "bank": env.get("GRADER_BANK") or None,
+            "model": env.get("GRADER_MODEL") or None,
+            "base_url": env.get("OPENAI_BASE_URL") or None,
+            "api_key": env.get("OPENAI_API_KEY") or None,
+            "api_key_server": env.get("GRADER_API_KEY") or None,
+        }
+        if env.get("GRADER_TIMEOUT"):
+            values["timeout"] = float(env["GRADER_TIMEOUT"])
+        if env.get("GRADER_CACHE"):
+            values["cache_path"] = Path(env["GRADER_CACHE"])
+        if env.get("GRADER_DATA_DIR"):
+            values["data_dir"] = Path(env["GRADER_DATA_DIR"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        s = cls(**values)
+        s.check_mode(s.mode)
+        return s
+
+    @staticmethod
+    def check_mode(mode: str) -> str:
+        if mode not in ALL_MODES:
+            raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(ALL_MODES)}")
+        return mode
+
+    def resolved_cache_path(self) -> Path:
+        return self.cache_path or _user_dir("cache") / "judge-cache.sqlite3"
+
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir or _user_dir("data")

@@ -1,0 +1,175 @@
+"""Normalisation and segmentation of mixed Chinese/English text.
+
+Everything the grader compares goes through `normalize` on both sides (rubric aliases and
+answers), so "ＫＶ Cache", "kv-cache" and "KV cache" meet, and so do √d_k, sqrt(dk), \\sqrt{d_k}
+and 根号dk. Normalisation is local (it never moves text across a sentence boundary), which is
+what lets an answer be segmented first and each segment normalised on its own: the evidence the
+grader quotes is a span of the original answer, and its normalised form occurs in the normalised
+answer.
+
+Token-level comparison uses English words (lightly stemmed) and Chinese character bigrams; no
+segmenter dictionary is loaded on this path, which keeps start-up fast.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{_CJK}]")
+
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
+_LATEX_WRAP = re.compile(r"\\(?:text|mathrm|mathbf|mathit|operatorname|boldsymbol|textbf|mathcal)\s*\{([^{}]*)\}")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_LATEX_DROP = re.compile(r"\\(?:left|right|bigg|big|displaystyle|qquad|quad|,|;|!)")
+_LATEX_CMD = re.compile(r"\\([a-zA-Z]+)")
+# √d_k, √(d_k), \sqrt{d_k}, sqrt(d_k), sqrt dk, 根号dk, 根号下d_k, 开根号dk -> sqrt(dk)
+_SQRT_BODY = r"[a-z]\s*_?\s*(?:\{\s*[a-z0-9]{1,8}\s*\}|[a-z0-9]{1,8})?"
+_SQRT = re.compile(
+    rf"(?:√|\\sqrt|sqrt|根号下?|开根号|开方)\s*(?:\{{\s*({_SQRT_BODY})\s*\}}|\(\s*({_SQRT_BODY})\s*\)|({_SQRT_BODY}))",
+    re.IGNORECASE,
+)
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+_SUBSCRIPT = re.compile(r"\b([a-z])_\{?([a-z0-9]{1,12})\}?")
+_SUPERSCRIPT = re.compile(r"\^\s*\{([^{}]{1,12})\}")
+_WS = re.compile(r"\s+")
+_CJK_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+_PUNCT_MAP = str.maketrans(
+    {
+        "。": ".", "、": ",", "“": '"', "”": '"', "‘": "'", "’": "'", "【": "[", "】": "]",
+        "《": "<", "》": ">", "〈": "<", "〉": ">", "「": '"', "」": '"', "『": '"', "』": '"',
+        "—": "-", "–": "-", "−": "-", "…": "...", "·": "*", "•": "*", "×": "x", "$": " ",
+        "*": " ", "`": " ", "#": " ",
+    }
+)
+
+
+def normalize(text: str) -> str:
+    """Canonical form for matching: NFKC, case folding, markup and formula spellings unified."""
+    if not text:
+        return ""
+    s = unicodedata.normalize("NFKC", text)
+    s = _HTML_TAG.sub(" ", s)
+    s = s.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s = s.casefold()
+    s = _SQRT.sub(lambda m: f"sqrt({_NON_ALNUM.sub('', m.group(m.lastindex or 0))})", s)
+    s = _LATEX_WRAP.sub(r"\1", s)
+    s = _LATEX_FRAC.sub(r"\1/\2", s)
+    s = _LATEX_DROP.sub(" ", s)
+    s = _LATEX_CMD.sub(r"\1", s)
+    s = _SUBSCRIPT.sub(r"\1\2", s)
+    s = _SUPERSCRIPT.sub(r"^\1", s)
+    s = s.translate(_PUNCT_MAP)
+    s = _WS.sub(" ", s).strip()
+    s = _CJK_SPACE.sub("", s)
+    return s
+
+
+def has_cjk(text: str) -> bool:
+    return CJK_RE.search(text) is not None
+
+
+def cjk_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if CJK_RE.match(c)) / len(letters)
+
+
+# ---------------------------------------------------------------- segmentation
+
+# Sentence ends: Chinese and English terminators, semicolons, line breaks, bullets.
+_SENT_END = re.compile(r"(?:[。！？!?；;]+|(?<=[a-zA-Z0-9)\]])\.(?=\s)|\n+)")
+_CLAUSE_SEP = re.compile(r"[，,、：:（）()]|\s-\s")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、]|[（(]?\d{1,2}[)）]|[a-z][.)])\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A sentence of the original answer: its span and its normalised text."""
+
+    start: int
+    end: int
+    text: str  # original text (stripped)
+    norm: str
+
+
+def sentences(text: str) -> list[Segment]:
+    """Split the original text into sentences, keeping their spans in the original."""
+    out: list[Segment] = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        _add_segment(text, pos, m.end(), out)
+        pos = m.end()
+    _add_segment(text, pos, len(text), out)
+    return out
+
+
+def _add_segment(text: str, start: int, end: int, out: list[Segment]) -> None:
+    raw = text[start:end]
+    stripped = raw.strip()
+    if not stripped:
+        return
+    lead = raw.index(stripped[0])
+    s = start + lead
+    e = s + len(stripped)
+    norm = normalize(stripped)
+    if norm.strip(" .,;:!?\"'-[]<>()"):
+        out.append(Segment(s, e, stripped, norm))
+
+
+def clauses(norm_sentence: str) -> list[str]:
+    """Split a normalised sentence into list items / clauses (for the stuffing guard)."""
+    s = _BULLET.sub("", norm_sentence)
+    return [c.strip() for c in _CLAUSE_SEP.split(s) if c.strip()]
+
+
+# ---------------------------------------------------------------- tokens
+
+_EN_WORD = re.compile(r"[a-z][a-z0-9+#^'-]*|\d+(?:\.\d+)?[a-z]*")
+EN_STOP = frozenset(
+    """a an the of to in on for and or but is are was were be been being it its this that these those
+    with as by at from into than then so such can could will would should may might must do does did
+    has have had not no which who whom what when where why how there their they them he she we you i
+    me my our your his her also more most very each other some any all both either neither just only
+    same own too up down out over under again further once here about above below between through
+    during before after if while because until against among per via one two using use used""".split()
+)
+# Chinese characters that carry grammar rather than content: bigrams made only of them are noise.
+ZH_STOP = frozenset("的了是在和与及或等这那其之为将把被对从到也都而就个一有所以可以会要让使得")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def tokens(norm: str) -> tuple[str, ...]:
+    """Content tokens of normalised text: stemmed English words and Chinese character bigrams."""
+    out: list[str] = []
+    for w in _EN_WORD.findall(norm):
+        w = w.strip("'-")
+        if w and w not in EN_STOP and (len(w) > 1 or w.isdigit() is False):
+            out.append(_stem(w))
+    for run in re.findall(f"[{_CJK}]+", norm):
+        if len(run) == 1:
+            if run not in ZH_STOP:
+                out.append(run)
+            continue
+        for i in range(len(run) - 1):
+            bg = run[i : i + 2]
+            if bg[0] in ZH_STOP and bg[1] in ZH_STOP:
+                continue
+            out.append(bg)
+    return tuple(out)
+
+
+def content_length(norm: str) -> int:
+    """A rough size of the content: Chinese characters plus English words."""
+    return len(CJK_RE.findall(norm)) + len(_EN_WORD.findall(norm))
