@@ -148,6 +148,71 @@ def grade(
         print_result(_console(), result)
 
 
+# ------------------------------------------------------------------ batch and eval
+
+
+@app.command()
+def batch(
+    input: Path = typer.Argument(..., metavar="INPUT", help="JSONL ({id, question_id, answer[, bank]} or {id, reference_answer, answer}) or CSV."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSONL output; re-running with the same OUT resumes."),
+    mode: Optional[str] = ModeOpt,
+    bank: Optional[str] = BankOpt,
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=256, help="Answers graded at once (llm/hybrid)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Grade many answers; one JSON line per input row in OUT."""
+    from .batch import run_batch
+    from .pipeline import Grader
+
+    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    if no_cache:
+        overrides["use_cache"] = False
+    settings = _settings(**overrides)
+    summary = _run(lambda: run_batch(input, out, Grader(settings, bank=bank), settings.mode, concurrency))
+    if summary_json:
+        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        d = summary.as_dict()
+        typer.echo(
+            f"{d['rows']} rows: {d['graded']} graded, {d['errors']} errors, {d['skipped']} already in {out}"
+            + (f"; mean score {d['mean_score']}" if d["mean_score"] is not None else ""),
+            err=True,
+        )
+
+
+@app.command("eval")
+def eval_cmd(
+    labeled: Path = typer.Argument(..., metavar="LABELED", help="JSONL: {id, question_id, answer, score[, max_score, kind, reference_answer, question]}."),
+    mode: Optional[str] = ModeOpt,
+    bank: Optional[str] = BankOpt,
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    worst: int = typer.Option(10, "--worst", help="How many of the worst disagreements to list."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Agreement with human scores: n, Pearson, Spearman, QWK (0-10), MAE (0-10)."""
+    from .evaluate import evaluate, read_labeled
+    from .pipeline import Grader
+
+    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    if no_cache:
+        overrides["use_cache"] = False
+    settings = _settings(**overrides)
+    rows = _run(lambda: read_labeled(labeled))
+    res = _run(lambda: evaluate(rows, Grader(settings, bank=bank), settings.mode, worst=worst))
+    res.pop("graded", None)
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    from .render import print_eval
+
+    print_eval(_console(), res)
+
+
 # ------------------------------------------------------------------ rubric
 
 

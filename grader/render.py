@@ -66,3 +66,27 @@ def print_rubric(con: Console, q: Question, bank: str) -> None:
         kw = " + ".join("{" + " | ".join(g) + "}" for g in p.keywords)
         table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "")), f"{p.weight:g}", escape(kw))
     con.print(table)
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def print_eval(con: Console, res: dict) -> None:
+    con.print(
+        f"[bold]n={res['n']}[/]  mode {res['mode']}  Pearson {_f(res['pearson'])}  Spearman {_f(res['spearman'])}  "
+        f"QWK {_f(res['qwk'])}  MAE {_f(res['mae'])}"
+    )
+    if res.get("by_kind"):
+        t = Table(show_header=True, header_style="bold")
+        for col in ("kind", "n", "human", "grader", "MAE", "Spearman"):
+            t.add_column(col, justify="left" if col == "kind" else "right")
+        for k, v in res["by_kind"].items():
+            t.add_row(k, str(v["n"]), f"{v['mean_human']:.2f}", f"{v['mean_grader']:.2f}", _f(v["mae"]), _f(v["spearman"]))
+        con.print(t)
+    if res.get("worst"):
+        con.print("[bold]Worst disagreements[/] (id, kind, human, grader):")
+        for w in res["worst"]:
+            con.print(f"  {w['id']}  {w['kind'] or ''}  {w['human']:.1f}  {w['grader']:.1f}  {' '.join(w['flags'])}")
+    if res.get("errors"):
+        con.print(f"[red]{len(res['errors'])} rows could not be graded[/], e.g. {escape(res['errors'][0]['error'])}")

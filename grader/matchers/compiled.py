@@ -47,6 +47,31 @@ def negated_before(norm: str, start: int) -> bool:
     return any(w in _EN_NEG for w in words)
 
 
+_CLAUSE_END = re.compile(r"[,.;:!?()\[\]\"]|\bbut\b|\bwhile\b|\bwhereas\b|但是|但|而是|然而|却|而")
+
+
+def clause_negated(norm: str, start: int, end: int) -> bool:
+    """True when the clause around norm[start:end] carries a negation cue anywhere.
+
+    "Llama 2 没有采用 GQA" negates the claim "GQA 被 Llama 2 采用" although no cue sits right
+    before a keyword.
+    """
+    left = 0
+    for m in _CLAUSE_BREAK.finditer(norm, max(0, start - 60), start):
+        left = m.end()
+    m = _CLAUSE_END.search(norm, end, end + 60)
+    right = m.start() if m else min(len(norm), end + 60)
+    clause = norm[left:right]
+    for c in _ZH_NEG.finditer(clause):
+        if not _ZH_NOT_NEG.match(clause, c.start()):
+            return True
+    words = _EN_WORDS.findall(clause)
+    for i, w in enumerate(words):
+        if w in _EN_NEG and not (w == "not" and i + 1 < len(words) and words[i + 1] in ("only", "just")):
+            return True
+    return False
+
+
 def alias_regex(alias_norm: str) -> str:
     parts: list[str] = []
     prev = ""
@@ -79,6 +104,7 @@ class CompiledGroup:
     aliases: tuple[str, ...]  # normalised
     regex: re.Pattern
     negated: bool  # the claim negates this concept
+    plain: bool  # the claim's clause has no negation at all: a negated clause in the answer reverses it
     fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
     fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
 
@@ -99,6 +125,13 @@ class CompiledRubric:
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
 
 
+def occurrence_negated(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
+    """Polarity of one occurrence of a group's alias in a sentence of the answer."""
+    if negated_before(norm, start):
+        return True
+    return group.plain and clause_negated(norm, start, end)
+
+
 def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     norms = sorted({normalize(a) for a in aliases if normalize(a)}, key=len, reverse=True)
     if not norms:
@@ -106,9 +139,10 @@ def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     regex = re.compile("|".join(alias_regex(a) for a in norms))
     m = regex.search(point_norm)
     negated = bool(m and negated_before(point_norm, m.start()))
+    plain = not negated and not (m and clause_negated(point_norm, m.start(), m.end()))
     fuzzy_words = tuple(a for a in norms if a.isascii() and a.isalpha() and len(a) >= 5)
     fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
-    return CompiledGroup(tuple(norms), regex, negated, fuzzy_words, fuzzy_cjk)
+    return CompiledGroup(tuple(norms), regex, negated, plain, fuzzy_words, fuzzy_cjk)
 
 
 @lru_cache(maxsize=256)

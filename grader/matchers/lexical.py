@@ -24,10 +24,11 @@ from rapidfuzz import fuzz, process
 from ..guards import PreparedAnswer
 from ..models import PointResult
 from ..text import Segment, clauses, content_length, tokens
-from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, negated_before
+from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_negated
 
 NONE, OPPOSITE, SAME = 0, 1, 2
-WINDOW = 3
+WINDOW = 3  # at most this many sentences judged together...
+HEAD_MAX = 16  # ...and only when all but the last are short (a heading, a "L1 正则化：" lead-in)
 FUZZY_CUTOFF = 85.0
 PARTIAL_AT = 0.5
 BARE_LEFT = 2  # content units left in a clause once the rubric's terms are removed
@@ -48,7 +49,7 @@ def _scan(group: CompiledGroup, seg: Segment, words: list[tuple[str, int]], fuzz
     """(status, via_fuzzy) of one alias group in one sentence."""
     status = NONE
     for m in group.regex.finditer(seg.norm):
-        if negated_before(seg.norm, m.start()) == group.negated:
+        if occurrence_negated(group, seg.norm, m.start(), m.end()) == group.negated:
             return SAME, False
         status = OPPOSITE
     if status or not fuzzy:
@@ -61,11 +62,11 @@ def _scan(group: CompiledGroup, seg: Segment, words: list[tuple[str, int]], fuzz
             hit = process.extractOne(alias, cands, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
             if hit:
                 pos = next(p for w, p in words if w == hit[0])
-                return (SAME if negated_before(seg.norm, pos) == group.negated else OPPOSITE), True
+                return (SAME if occurrence_negated(group, seg.norm, pos, pos + len(hit[0])) == group.negated else OPPOSITE), True
     for alias in group.fuzzy_cjk:
         al = fuzz.partial_ratio_alignment(alias, seg.norm, score_cutoff=FUZZY_CUTOFF)
         if al is not None:
-            return (SAME if negated_before(seg.norm, al.dest_start) == group.negated else OPPOSITE), True
+            return (SAME if occurrence_negated(group, seg.norm, al.dest_start, al.dest_end) == group.negated else OPPOSITE), True
     return NONE, False
 
 
@@ -76,8 +77,23 @@ def _evidence(prepared: PreparedAnswer, idx: list[int]) -> str | None:
     return prepared.original[segs[min(idx)].start : segs[max(idx)].end]
 
 
+def _windows(segs: list[Segment]) -> list[range]:
+    """Runs of sentences judged together: a sentence alone, or short lead-ins plus one sentence."""
+    out = []
+    short = [content_length(s.norm) <= HEAD_MAX for s in segs]
+    for i in range(len(segs)):
+        for w in range(1, WINDOW + 1):
+            if i + w > len(segs):
+                break
+            if w > 1 and not short[i + w - 2]:
+                break
+            out.append(range(i, i + w))
+    return out
+
+
 def _judge_point(
     point: CompiledPoint,
+    windows: list[range],
     prepared: PreparedAnswer,
     words: list[list[tuple[str, int]]],
     seg_tokens: list[frozenset[str]],
@@ -89,15 +105,14 @@ def _judge_point(
     for j, seg in enumerate(segs):
         grid.append([_scan(g, seg, words[j], fuzzy) for g in point.groups])
     found = sum(1 for g in range(n) if any(grid[j][g][0] for j in range(len(segs))))
+    # A group the answer also states with the claim's polarity somewhere is not contradicted by a
+    # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
+    affirmed = [any(grid[j][g][0] == SAME for j in range(len(segs))) for g in range(n)]
 
     best = (-1.0, 0, ())  # (credit, contradicted, hit indices)
     used_fuzzy = False
     contradiction: tuple[int, ...] | None = None
-    for i in range(len(segs)):
-        for w in range(1, WINDOW + 1):
-            if i + w > len(segs):
-                break
-            span = range(i, i + w)
+    for span in windows:
             same = opp = 0
             hit_idx: set[int] = set()
             opp_idx: set[int] = set()
@@ -111,7 +126,7 @@ def _judge_point(
                             hit_idx.add(j)
                             via_fuzzy |= grid[j][g][1]
                             break
-                elif any(s == OPPOSITE for s, _ in st):
+                elif any(s == OPPOSITE for s, _ in st) and not affirmed[g]:
                     opp += 1
                     opp_idx.update(j for j in span if grid[j][g][0] == OPPOSITE)
             credit = same / n if n else 0.0
@@ -174,7 +189,8 @@ def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool
     segs = prepared.segments
     words = [[(m.group(), m.start()) for m in _WORD.finditer(s.norm)] for s in segs] if fuzzy else [[] for _ in segs]
     seg_tokens = [frozenset(tokens(s.norm)) for s in segs] if fuzzy else []
-    return [_judge_point(p, prepared, words, seg_tokens, fuzzy) for p in compiled.points]
+    windows = _windows(segs)
+    return [_judge_point(p, windows, prepared, words, seg_tokens, fuzzy) for p in compiled.points]
 
 
 def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> tuple[int, set[str]]:
