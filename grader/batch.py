@@ -193,13 +193,13 @@ def run_batch(
         try:
             for n, row in read_rows(input_path):
                 summary.rows += 1
-                rid = row.id if isinstance(row, Row) else row.id
-                if rid is not None and (rid in skip or rid in seen):
+                rid = row.id if row.id is not None else f"line-{n}"
+                if rid in skip or rid in seen:
                     summary.skipped += 1
                     continue
                 if isinstance(row, RowError):
                     summary.errors += 1
-                    write({"id": rid if rid is not None else f"line-{n}", "error": {"type": row.type, "message": row.message}})
+                    write({"id": rid, "error": {"type": row.type, "message": row.message}})
                     continue
                 seen.add(rid)
                 if pool is None:

@@ -233,6 +233,14 @@ def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[st
     print_rubric(_console(), q, b.name)
 
 
+@rubric_app.command("schema")
+def rubric_schema() -> None:
+    """Print the JSON Schema of a question file (rubrics/question.schema.json is this output)."""
+    from .models import Question
+
+    typer.echo(json.dumps(Question.model_json_schema(), ensure_ascii=False, indent=2))
+
+
 def main() -> None:  # console script entry point
     app()
 

@@ -19,14 +19,15 @@ from .matchers.compiled import CompiledRubric, compile_rubric
 from .matchers.lexical import bare_points, match_points
 from .models import GradeResult, PointResult, Question, Usage
 from .settings import Settings
+from .text import content_length
 
 # keyword stuffing: most credited points rest on bare listed terms
 STUFFING_MIN_POINTS = 2
 STUFFING_SHARE = 0.5
 STUFFED_CREDIT = 0.2  # what a bare listed term keeps of its credit
-# off topic: almost none of the rubric's concepts, and little of the topic's vocabulary
-OFF_TOPIC_GROUPS = 0.12
-OFF_TOPIC_OVERLAP = 0.35
+# off topic: almost none of the key points, and little of the topic's vocabulary
+OFF_TOPIC_COVERAGE = 0.15
+OFF_TOPIC_OVERLAP = 0.25
 OFF_TOPIC_MIN_CONTENT = 12
 
 
@@ -48,12 +49,10 @@ def lexical_points(
     matches = match_points(compiled, prepared, fuzzy=fuzzy)
     points = [m.result for m in matches]
 
-    total_groups = sum(len(p.groups) for p in compiled.points) or 1
-    found_groups = sum(m.groups_found for m in matches)
-    from .text import content_length
-
+    total_weight = sum(p.weight for p in points) or 1.0
+    coverage = sum(p.weight * p.credit for p in points) / total_weight
     if (
-        found_groups / total_groups < OFF_TOPIC_GROUPS
+        coverage < OFF_TOPIC_COVERAGE
         and content_length(prepared.norm) >= OFF_TOPIC_MIN_CONTENT
         and topic_overlap(prepared, compiled.vocabulary) < OFF_TOPIC_OVERLAP
     ):

@@ -20,10 +20,11 @@ from ..text import CJK_RE, normalize, tokens
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(
-    r"不是|不能|不会|不可|不需要?|不用|不必|不再|没有|没|无法|无需|无须|并非|并不|未能|未|非|别|难以|缺乏|不"
+    r"不是|不能|不会|不可|不需要?|不用|不必|不再|没有|没|无法|无需|无须|并非|并不|未能|未|难以|缺乏|不"
 )
 # Words that start like a cue but do not negate.
-_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|非常|未来|没错")
+# (不足 / 不够 state a shortage, the very claim of "显存不够"; they are not reversals)
+_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错")
 _EN_NEG = frozenset(
     "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
     "shouldn't without neither nor unable fail fails failed lack lacks hardly".split()
@@ -103,8 +104,7 @@ def alias_regex(alias_norm: str) -> str:
 class CompiledGroup:
     aliases: tuple[str, ...]  # normalised
     regex: re.Pattern
-    negated: bool  # the claim negates this concept
-    plain: bool  # the claim's clause has no negation at all: a negated clause in the answer reverses it
+    polarity: str  # "pos": the claim states it; "neg": the claim negates it; "any": cannot tell
     fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
     fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
 
@@ -125,11 +125,18 @@ class CompiledRubric:
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
 
 
-def occurrence_negated(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
-    """Polarity of one occurrence of a group's alias in a sentence of the answer."""
-    if negated_before(norm, start):
+def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
+    """Does this occurrence of a group's alias have the claim's polarity?
+
+    An occurrence is negated when a cue sits just before it or anywhere in its clause. A plain
+    claim ("pos") needs a plain occurrence, a negative claim ("neg": "不引入额外参数") a negated
+    one. When the claim's clause negates something else than the term ("K 固定, 无法适应分布
+    尖锐或平坦"), its polarity cannot be read and either occurrence counts ("any").
+    """
+    if group.polarity == "any":
         return True
-    return group.plain and clause_negated(norm, start, end)
+    negated = negated_before(norm, start) or clause_negated(norm, start, end)
+    return negated == (group.polarity == "neg")
 
 
 def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
@@ -138,11 +145,17 @@ def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
         return None
     regex = re.compile("|".join(alias_regex(a) for a in norms))
     m = regex.search(point_norm)
-    negated = bool(m and negated_before(point_norm, m.start()))
-    plain = not negated and not (m and clause_negated(point_norm, m.start(), m.end()))
-    fuzzy_words = tuple(a for a in norms if a.isascii() and a.isalpha() and len(a) >= 5)
+    if m is None or not clause_negated(point_norm, m.start(), m.end()):
+        polarity = "pos"
+    elif negated_before(point_norm, m.start()):
+        polarity = "neg"
+    else:
+        polarity = "any"
+    # typo-tolerant forms of English aliases, separators dropped ("multi-query" -> "multiquery")
+    squashed = {re.sub(r"[\s_-]", "", a) for a in norms if a.isascii()}
+    fuzzy_words = tuple(sorted(a for a in squashed if a.isalpha() and len(a) >= 5))
     fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
-    return CompiledGroup(tuple(norms), regex, negated, plain, fuzzy_words, fuzzy_cjk)
+    return CompiledGroup(tuple(norms), regex, polarity, fuzzy_words, fuzzy_cjk)
 
 
 @lru_cache(maxsize=256)

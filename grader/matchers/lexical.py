@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from ..guards import PreparedAnswer
 from ..models import PointResult
 from ..text import Segment, clauses, content_length, tokens
-from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_negated
+from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
@@ -49,7 +49,7 @@ def _scan(group: CompiledGroup, seg: Segment, words: list[tuple[str, int]], fuzz
     """(status, via_fuzzy) of one alias group in one sentence."""
     status = NONE
     for m in group.regex.finditer(seg.norm):
-        if occurrence_negated(group, seg.norm, m.start(), m.end()) == group.negated:
+        if occurrence_matches(group, seg.norm, m.start(), m.end()):
             return SAME, False
         status = OPPOSITE
     if status or not fuzzy:
@@ -62,12 +62,19 @@ def _scan(group: CompiledGroup, seg: Segment, words: list[tuple[str, int]], fuzz
             hit = process.extractOne(alias, cands, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
             if hit:
                 pos = next(p for w, p in words if w == hit[0])
-                return (SAME if occurrence_negated(group, seg.norm, pos, pos + len(hit[0])) == group.negated else OPPOSITE), True
+                return (SAME if occurrence_matches(group, seg.norm, pos, pos + len(hit[0])) else OPPOSITE), True
     for alias in group.fuzzy_cjk:
         al = fuzz.partial_ratio_alignment(alias, seg.norm, score_cutoff=FUZZY_CUTOFF)
         if al is not None:
-            return (SAME if occurrence_negated(group, seg.norm, al.dest_start, al.dest_end) == group.negated else OPPOSITE), True
+            return (SAME if occurrence_matches(group, seg.norm, al.dest_start, al.dest_end) else OPPOSITE), True
     return NONE, False
+
+
+def _candidate_words(norm: str) -> list[tuple[str, int]]:
+    """English words of a sentence, separators dropped, and adjacent pairs joined ("multi qurey")."""
+    found = [(m.group().replace("-", "").replace("'", ""), m.start()) for m in _WORD.finditer(norm)]
+    pairs = [(a + b, pa) for (a, pa), (b, _) in zip(found, found[1:])]
+    return found + pairs
 
 
 def _evidence(prepared: PreparedAnswer, idx: list[int]) -> str | None:
@@ -187,7 +194,7 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
     segs = prepared.segments
-    words = [[(m.group(), m.start()) for m in _WORD.finditer(s.norm)] for s in segs] if fuzzy else [[] for _ in segs]
+    words = [_candidate_words(s.norm) for s in segs] if fuzzy else [[] for _ in segs]
     seg_tokens = [frozenset(tokens(s.norm)) for s in segs] if fuzzy else []
     windows = _windows(segs)
     return [_judge_point(p, windows, prepared, words, seg_tokens, fuzzy) for p in compiled.points]

@@ -1,0 +1,40 @@
+import pytest
+
+from grader.aggregate import DEFAULT_CALIBRATION, aggregate, calibrate
+from grader.models import PointResult
+
+
+def pr(pid, verdict, credit, weight=1.0):
+    return PointResult(id=pid, text=f"point {pid}", weight=weight, verdict=verdict, credit=credit, method="keyword")
+
+
+def test_weights_and_partial_credit():
+    a = aggregate([pr("a", "covered", 1.0, 2), pr("b", "partial", 0.5, 1), pr("c", "missing", 0.0, 1)])
+    assert a.coverage == pytest.approx((2 + 0.5) / 4)
+    assert a.missing_points == ["point c"]
+
+
+def test_unscored_points_are_left_out_and_listed():
+    a = aggregate([pr("a", "covered", 1.0), pr("b", "unscored", 0.0)])
+    assert a.coverage == 1.0 and a.unscored_points == ["point b"]
+
+
+def test_nothing_scored_is_zero_not_an_error():
+    a = aggregate([pr("a", "unscored", 0.0)])
+    assert a.score == 0 and a.unscored_points == ["point a"]
+
+
+def test_contradicted_is_missing():
+    assert aggregate([pr("a", "contradicted", 0.0)]).missing_points == ["point a"]
+
+
+def test_calibration_is_monotone_and_anchored():
+    assert calibrate(0.0) == 0.0 and calibrate(1.0) == 1.0
+    ys = [calibrate(i / 100) for i in range(101)]
+    assert ys == sorted(ys)
+    assert DEFAULT_CALIBRATION[0] == (0.0, 0.0) and DEFAULT_CALIBRATION[-1] == (1.0, 1.0)
+
+
+def test_deterministic():
+    pts = [pr("a", "covered", 1.0, 3), pr("b", "partial", 0.5, 1)]
+    assert aggregate(pts) == aggregate(list(pts))

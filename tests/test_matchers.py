@@ -1,0 +1,97 @@
+"""The lexical matchers through the pipeline on a tiny bank, and their pure helpers."""
+
+import pytest
+
+from grader.matchers.compiled import alias_regex, clause_negated, negated_before
+from grader.pipeline import Grader
+from grader.settings import Settings
+from grader.text import normalize
+
+
+@pytest.fixture
+def grader(tiny_bank):
+    return Grader(Settings(mode="fuzzy"), bank=str(tiny_bank))
+
+
+def verdicts(result):
+    return {p.id: p.verdict for p in result.points}
+
+
+@pytest.mark.parametrize("mode", ["keyword", "fuzzy"])
+def test_covered_points_quote_the_answer(grader, mode):
+    answer = "MQA 里所有 query 头共享同一组 K 和 V，所以 KV cache 减小了很多。GQA 则是分组共享。RoPE 不需要额外参数。"
+    r = grader.grade("1", answer, mode=mode)
+    assert verdicts(r) == {"mqa-share": "covered", "mqa-kv": "covered", "gqa-groups": "covered", "rope-no-params": "covered"}
+    assert r.score == 10.0 and r.normalized == 1.0
+    for p in r.points:
+        assert p.evidence and p.evidence in answer
+        assert normalize(p.evidence) in normalize(answer)
+        assert p.method in ("keyword", "fuzzy")
+    assert r.missing_points == []
+
+
+def test_partial_credit_when_half_a_point_is_made(grader):
+    r = grader.grade("1", "MQA 是一种注意力变体，推理时更快。", mode="keyword")
+    p = {p.id: p for p in r.points}["mqa-share"]
+    assert p.verdict == "partial" and p.credit == 0.5
+
+
+@pytest.mark.parametrize(
+    "answer, point",
+    [
+        pytest.param("MQA does not reduce the KV cache.", "mqa-kv", id="english_not_before_term"),
+        pytest.param("MQA 并没有减少 KV cache。", "mqa-kv", id="chinese_cue_before_term"),
+        pytest.param("RoPE 会引入额外参数。", "rope-no-params", id="negative_claim_stated_positively"),
+    ],
+)
+def test_reversed_claim_is_contradicted_not_covered(grader, answer, point):
+    r = grader.grade("1", answer, mode="keyword")
+    p = {p.id: p for p in r.points}[point]
+    assert p.verdict == "contradicted" and p.credit == 0.0
+    assert p.text in r.missing_points
+
+
+def test_comparison_is_not_a_contradiction(grader):
+    # the answer negates "共享" for MHA and affirms it for MQA
+    r = grader.grade("1", "MHA 的头之间不共享 K/V。MQA 所有头共享一组 K/V。", mode="keyword")
+    assert verdicts(r)["mqa-share"] == "covered"
+
+
+def test_fuzzy_catches_a_misspelled_alias(grader):
+    answer = "Multi-qurey attention: all heads share one K/V."
+    assert verdicts(grader.grade("1", answer, mode="keyword"))["mqa-share"] == "partial"
+    assert verdicts(grader.grade("1", answer, mode="fuzzy"))["mqa-share"] == "covered"
+
+
+def test_fuzzy_does_not_confuse_encoder_and_decoder():
+    assert not __import__("re").search(alias_regex("encoder"), "decoder")
+
+
+def test_english_alias_inflections_and_boundaries():
+    rx = __import__("re").compile(alias_regex(normalize("reduce")))
+    assert rx.search("reducing the kv cache") and rx.search("it reduced") and rx.search("reduces")
+    assert not rx.search("irreducible")
+    kv = __import__("re").compile(alias_regex(normalize("kv cache")))
+    assert kv.search("kv-cache") and kv.search("kvcache") and kv.search("kv cache")
+
+
+@pytest.mark.parametrize(
+    "text, term, negated",
+    [
+        ("rope 不能外推", "外推", True),
+        ("rope 外推能力很好", "外推", False),
+        ("mqa 不仅减少了显存", "减少", False),
+        ("rope 不引入额外参数", "额外参数", True),
+        ("it does not reduce memory", "reduce", True),
+    ],
+)
+def test_negation_cue_before_term(text, term, negated):
+    assert negated_before(text, text.rfind(term)) is negated
+
+
+def test_clause_negation_reaches_a_verb_after_the_term():
+    s = "llama 2 没有采用 gqa"
+    i = s.find("llama")
+    assert clause_negated(s, i, i + 5)
+    s2 = "显存不够, 需要并行"
+    assert not clause_negated(s2, 0, 2)  # a shortage is not a reversal
