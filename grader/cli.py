@@ -7,6 +7,7 @@ Parse, call the pipeline (or batch / eval), render. Errors are translated in one
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
@@ -242,6 +243,9 @@ def rubric_schema() -> None:
 
 
 def main() -> None:  # console script entry point
+    # pydantic looks up plugins through package metadata on first use (~50 ms of start-up);
+    # the CLI uses none. A user who wants them sets PYDANTIC_DISABLE_PLUGINS themselves.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app()
 
 

@@ -24,13 +24,24 @@ _INJECTION = [
     r"(?:评分|阅卷)(?:员|者|人|模型|系统|老师)",
     r"\bignore\b.{0,30}\b(?:instruction|rule|criteria|criterion|rubric|prompt|guideline)",
     r"\b(?:disregard|forget|override)\b.{0,30}\b(?:instruction|rule|criteria|rubric|prompt|above|previous)",
-    r"\b(?:give|award|assign|grant|output|return|mark|grade|score|rate)\b.{0,30}\b(?:full|perfect|maximum|max|top|highest)\b.{0,12}\b(?:mark|score|point|grade|credit)",
+    r"\b(?:give|award|assign|grant|output|return|mark|grade|score|rate)\b.{0,30}\b(?:full|perfect|maximum|highest)\b.{0,12}\b(?:mark|score|point|grade|credit)",
     r"\b(?:give|award|assign|output|return|rate|score)\b.{0,30}\b10\s*(?:/\s*10|out of 10|points?|marks?)",
     r"\b(?:dear|attention|note to (?:the)?)\s*(?:grader|examiner|evaluator|judge|model|ai)\b",
     r"\byou are (?:now )?(?:a|an|the)?\s*(?:grader|judge|evaluator|assistant)\b",
     r"\b(?:as|to) the (?:grader|judge|evaluator)\b",
 ]
 INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in _INJECTION))
+# Every pattern above needs one of these words: a sentence with none is not searched.
+_TRIGGERS = (
+    "忽略", "满分", "10", "十分", "最高分", "高分", "审核", "系统", "system", "assistant", "评分", "阅卷", "考官",
+    "裁判", "助手", "ignore", "disregard", "forget", "override", "full", "perfect", "maximum", "highest",
+    "grader", "examiner", "evaluator", "judge", "you are",
+)
+
+
+def addressed_to_grader(norm: str) -> bool:
+    """Is this (normalised) sentence text addressed to the grader?"""
+    return any(t in norm for t in _TRIGGERS) and INJECTION_RE.search(norm) is not None
 
 _DONT_KNOW = re.compile(
     r"^(?:不知道|不清楚|不会|不懂|没学过|没了解过|不了解|忘了|忘记了|略|无|暂无|空|pass|skip|n/?a|none|idk|"
@@ -53,7 +64,7 @@ def prepare(answer: str) -> PreparedAnswer:
     graded: list[Segment] = []
     injected: list[Segment] = []
     for seg in sentences(answer):
-        (injected if INJECTION_RE.search(seg.norm) else graded).append(seg)
+        (injected if addressed_to_grader(seg.norm) else graded).append(seg)
     return PreparedAnswer(answer, graded, injected)
 
 
@@ -72,7 +83,8 @@ def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float
     return sum(1 for t in toks if t in vocabulary) / len(toks)
 
 
-def language_of(text: str) -> str:
+def language_of(text: str, normalized: bool = False) -> str:
+    """"zh" or "en": the language feedback is written in."""
     from .text import cjk_ratio
 
-    return "zh" if cjk_ratio(normalize(text)) >= 0.2 else "en"
+    return "zh" if cjk_ratio(text if normalized else normalize(text)) >= 0.2 else "en"

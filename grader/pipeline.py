@@ -12,7 +12,7 @@ The CLI, batch and the API are thin shells over `Grader`.
 from __future__ import annotations
 
 from .aggregate import aggregate
-from .banks import get_question, load_bank
+from .banks import load_bank, load_question
 from .errors import UsageError
 from .guards import PreparedAnswer, is_empty, language_of, prepare, topic_overlap
 from .matchers.compiled import CompiledRubric, compile_rubric
@@ -154,7 +154,8 @@ def grade_question(
     if agg.unscored_points and "unscored" not in flags:
         flags.append("unscored")
     if feedback is None:
-        feedback = feedback_for(points, flags, language_of(answer) if answer.strip() else language_of(question.question))
+        lang = language_of(prepared.norm, normalized=True) if prepared.segments else language_of(question.question)
+        feedback = feedback_for(points, flags, lang)
     return GradeResult(
         question_id=question.id,
         bank=bank_name,
@@ -166,7 +167,7 @@ def grade_question(
         flags=flags,
         feedback=feedback,
         usage=usage,
-        rubric_version=question.rubric.version,
+        rubric_version=compiled.version,
         coverage=agg.coverage,
         details=details if verbose else None,
     )
@@ -183,8 +184,8 @@ class Grader:
         return load_bank(bank or self.bank_ref)
 
     def question(self, question_id: str, bank: str | None = None) -> tuple[Question, str]:
-        b = self.bank(bank)
-        return get_question(b, question_id), b.name
+        q, info = load_question(bank or self.bank_ref, question_id)
+        return q, info.name
 
     def grade(
         self, question_id: str, answer: str, mode: str | None = None, bank: str | None = None, verbose: bool = False

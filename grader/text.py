@@ -52,16 +52,22 @@ def normalize(text: str) -> str:
     if not text:
         return ""
     s = unicodedata.normalize("NFKC", text)
-    s = _HTML_TAG.sub(" ", s)
-    s = s.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    if "<" in s:
+        s = _HTML_TAG.sub(" ", s)
+    if "&" in s:
+        s = s.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     s = s.casefold()
-    s = _SQRT.sub(lambda m: f"sqrt({_NON_ALNUM.sub('', m.group(m.lastindex or 0))})", s)
-    s = _LATEX_WRAP.sub(r"\1", s)
-    s = _LATEX_FRAC.sub(r"\1/\2", s)
-    s = _LATEX_DROP.sub(" ", s)
-    s = _LATEX_CMD.sub(r"\1", s)
-    s = _SUBSCRIPT.sub(r"\1\2", s)
-    s = _SUPERSCRIPT.sub(r"^\1", s)
+    if "√" in s or "sqrt" in s or "根号" in s or "开方" in s:
+        s = _SQRT.sub(lambda m: f"sqrt({_NON_ALNUM.sub('', m.group(m.lastindex or 0))})", s)
+    if "\\" in s:
+        s = _LATEX_WRAP.sub(r"\1", s)
+        s = _LATEX_FRAC.sub(r"\1/\2", s)
+        s = _LATEX_DROP.sub(" ", s)
+        s = _LATEX_CMD.sub(r"\1", s)
+    if "_" in s:
+        s = _SUBSCRIPT.sub(r"\1\2", s)
+    if "^" in s:
+        s = _SUPERSCRIPT.sub(r"^\1", s)
     s = s.translate(_PUNCT_MAP)
     s = _WS.sub(" ", s).strip()
     s = _CJK_SPACE.sub("", s)
@@ -72,11 +78,13 @@ def has_cjk(text: str) -> bool:
     return CJK_RE.search(text) is not None
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def cjk_ratio(text: str) -> float:
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(1 for c in letters if CJK_RE.match(c)) / len(letters)
+    """Share of letters that are Chinese characters."""
+    letters = len(_LETTER.findall(text))
+    return len(CJK_RE.findall(text)) / letters if letters else 0.0
 
 
 # ---------------------------------------------------------------- segmentation

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..models import Rubric
+from ..text import _CJK as _CJK_RANGE
 from ..text import CJK_RE, normalize, tokens
 
 # Negation cues just before a term, in the same clause.
@@ -73,7 +74,11 @@ def clause_negated(norm: str, start: int, end: int) -> bool:
     return False
 
 
-def alias_regex(alias_norm: str) -> str:
+def alias_regex(alias_norm: str, left_boundary: bool = True) -> str:
+    """Pattern of one normalised alias: separators optional, English inflections, word edges.
+
+    With left_boundary=False the leading word-edge lookbehind is left to the caller, which
+    keeps re's literal-prefix search fast (see `AliasProbe`)."""
     parts: list[str] = []
     prev = ""
     for ch in alias_norm:
@@ -93,11 +98,20 @@ def alias_regex(alias_norm: str) -> str:
         else:
             parts.append("(?:s|es|ed|ing)?")
     body = "".join(parts)
-    if alias_norm[:1].isascii() and alias_norm[:1].isalnum():
+    if left_boundary and alias_norm[:1].isascii() and alias_norm[:1].isalnum():
         body = r"(?<![a-z0-9])" + body
     if alias_norm[-1:].isascii() and (alias_norm[-1:].isalnum() or len(alias_norm) >= 4):
         body = body + r"(?:s)?(?![a-z0-9])"
     return body
+
+
+@dataclass(slots=True, frozen=True)
+class AliasProbe:
+    """One alias, ready to search: a literal it must contain, its pattern, its left word edge."""
+
+    piece: str
+    regex: re.Pattern
+    word_start: bool  # starts with an English letter or digit: must not follow one
 
 
 @dataclass(slots=True)
@@ -105,8 +119,10 @@ class CompiledGroup:
     aliases: tuple[str, ...]  # normalised
     regex: re.Pattern
     polarity: str  # "pos": the claim states it; "neg": the claim negates it; "any": cannot tell
+    probes: tuple[AliasProbe, ...]  # per alias: searched only when its literal piece is present
     fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
     fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
+    fuzzy_cjk_bigrams: tuple[frozenset[str], ...]  # their bigrams, to skip hopeless alignments
 
 
 @dataclass(slots=True)
@@ -123,6 +139,7 @@ class CompiledRubric:
     points: tuple[CompiledPoint, ...]
     all_aliases: re.Pattern | None  # every alias of the rubric, to measure what is left around terms
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
+    version: str  # the rubric's content hash
 
 
 def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
@@ -155,7 +172,24 @@ def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     squashed = {re.sub(r"[\s_-]", "", a) for a in norms if a.isascii()}
     fuzzy_words = tuple(sorted(a for a in squashed if a.isalpha() and len(a) >= 5))
     fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
-    return CompiledGroup(tuple(norms), regex, polarity, fuzzy_words, fuzzy_cjk)
+    bigrams = tuple(frozenset(tokens(a)) for a in fuzzy_cjk)
+    probes = tuple(
+        AliasProbe(_piece(a), re.compile(alias_regex(a, left_boundary=False)), a[:1].isascii() and a[:1].isalnum())
+        for a in norms
+    )
+    return CompiledGroup(tuple(norms), regex, polarity, probes, fuzzy_words, fuzzy_cjk, bigrams)
+
+
+_RUNS = re.compile(f"[{_CJK_RANGE}]+|[^{_CJK_RANGE}\\s_-]+")
+
+
+def _piece(alias_norm: str) -> str:
+    """The longest run of an alias that any match contains literally (separators are optional,
+    an English word may be inflected: "reduce" -> "reduc")."""
+    runs = _RUNS.findall(alias_norm)
+    if runs and runs[-1].isascii() and runs[-1].isalpha() and len(alias_norm) >= 4 and runs[-1].endswith("e"):
+        runs[-1] = runs[-1][:-1]
+    return max(runs, key=len) if runs else alias_norm
 
 
 @lru_cache(maxsize=256)
@@ -182,9 +216,21 @@ def _compile(rubric_json: str, context: str) -> CompiledRubric:
         if every_alias
         else None
     )
-    return CompiledRubric(tuple(points), all_re, frozenset(vocab))
+    return CompiledRubric(tuple(points), all_re, frozenset(vocab), rubric.version)
 
 
 def compile_rubric(rubric: Rubric, context: str = "") -> CompiledRubric:
     """Compile (cached by content). `context` is the question and reference text: the topic."""
-    return _compile(rubric.model_dump_json(), context)
+    key = (id(rubric), context)
+    hit = _by_object.get(key)
+    if hit is not None and hit[0] is rubric:
+        return hit[1]
+    compiled = _compile(rubric.model_dump_json(), context)
+    if len(_by_object) > 1024:
+        _by_object.clear()
+    _by_object[key] = (rubric, compiled)
+    return compiled
+
+
+# Loaded rubrics are cached objects: skip serialising them to find their compiled form.
+_by_object: dict[tuple[int, str], tuple[Rubric, CompiledRubric]] = {}

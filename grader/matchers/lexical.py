@@ -17,9 +17,10 @@ The evidence is the span of the original answer from the first to the last sente
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from ..guards import PreparedAnswer
 from ..models import PointResult
@@ -36,6 +37,7 @@ BARE_LEFT = 2  # content units left in a clause once the rubric's terms are remo
 PARA_LOW, PARA_HIGH = 0.35, 0.8
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @dataclass(slots=True)
@@ -45,39 +47,109 @@ class LexicalMatch:
     groups_found: int  # groups found anywhere in the answer, any polarity
 
 
-def _scan(group: CompiledGroup, seg: Segment, words: list[tuple[str, int]], fuzzy: bool) -> tuple[int, bool]:
-    """(status, via_fuzzy) of one alias group in one sentence."""
-    status = NONE
-    for m in group.regex.finditer(seg.norm):
-        if occurrence_matches(group, seg.norm, m.start(), m.end()):
-            return SAME, False
-        status = OPPOSITE
-    if status or not fuzzy:
-        return status, False
-    if group.fuzzy_words and words:
-        for alias in group.fuzzy_words:
-            cands = [w for w, _ in words if w[0] == alias[0] and abs(len(w) - len(alias)) <= 2]
-            if not cands:
-                continue
-            hit = process.extractOne(alias, cands, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-            if hit:
-                pos = next(p for w, p in words if w == hit[0])
-                return (SAME if occurrence_matches(group, seg.norm, pos, pos + len(hit[0])) else OPPOSITE), True
-    for alias in group.fuzzy_cjk:
-        al = fuzz.partial_ratio_alignment(alias, seg.norm, score_cutoff=FUZZY_CUTOFF)
+SEP = "\x00"  # joins sentences: no alias pattern can match across it
+
+
+class AnswerView:
+    """The sentences of an answer joined once, so each alias group is one regex scan."""
+
+    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs")
+
+    def __init__(self, prepared: PreparedAnswer):
+        self.prepared = prepared
+        self.segs = prepared.segments
+        self.starts: list[int] = []
+        pos = 0
+        for seg in self.segs:
+            self.starts.append(pos)
+            pos += len(seg.norm) + 1
+        self.joined = SEP.join(seg.norm for seg in self.segs)
+        self.windows = _windows(self.segs)
+        self.by_seg: list[list[int]] = [[] for _ in self.segs]  # sentence -> windows holding it
+        for k, span in enumerate(self.windows):
+            for j in span:
+                self.by_seg[j].append(k)
+        self._words: dict[str, list[tuple[str, int, int]]] | None = None
+        self._token_segs: dict[str, list[int]] | None = None
+
+    def seg_of(self, pos: int) -> int:
+        return bisect_right(self.starts, pos) - 1
+
+    @property
+    def words(self) -> dict[tuple[str, int], list[tuple[str, int, int]]]:
+        """(first letter, length) -> (word, sentence, offset) of English words, and of adjacent
+        pairs joined ("multi qurey")."""
+        if self._words is None:
+            out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
+            for j, seg in enumerate(self.segs):
+                found = [(m.group().replace("-", "").replace("'", ""), m.start()) for m in _WORD.finditer(seg.norm)]
+                for w, p in found:
+                    out.setdefault((w[0], len(w)), []).append((w, j, p))
+                for (a, pa), (b, _) in zip(found, found[1:]):
+                    out.setdefault((a[0], len(a) + len(b)), []).append((a + b, j, pa))
+            self._words = out
+        return self._words
+
+    @property
+    def token_segs(self) -> dict[str, list[int]]:
+        """Content token -> the sentences that hold it."""
+        if self._token_segs is None:
+            index: dict[str, list[int]] = {}
+            for j, seg in enumerate(self.segs):
+                for t in set(tokens(seg.norm)):
+                    index.setdefault(t, []).append(j)
+            self._token_segs = index
+        return self._token_segs
+
+
+def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool) -> dict[int, tuple[int, bool]]:
+    """sentence index -> (status, via_fuzzy) for one alias group."""
+    joined = view.joined
+    hits = _exact_hits(group, view)
+    if not fuzzy or any(st == SAME for st, _ in hits.values()):
+        return hits
+    # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
+    words = view.words
+    for alias in group.fuzzy_words:
+        first, size = alias[0], len(alias)
+        for w, j, p in (x for n in range(size - 2, size + 3) for x in words.get((first, n), ())):
+            if j not in hits and fuzz.ratio(alias, w) >= FUZZY_CUTOFF:
+                norm = view.segs[j].norm
+                hits[j] = (SAME if occurrence_matches(group, norm, p, p + len(w)) else OPPOSITE, True)
+    present = view.token_segs
+    for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
+        if sum(1 for g in grams if g in present) * 2 < len(grams):
+            continue  # fewer than half of its bigrams anywhere: no alignment can reach the cutoff
+        al = fuzz.partial_ratio_alignment(alias, joined, score_cutoff=FUZZY_CUTOFF)
         if al is not None:
-            return (SAME if occurrence_matches(group, seg.norm, al.dest_start, al.dest_end) else OPPOSITE), True
-    return NONE, False
+            j = view.seg_of(al.dest_start)
+            if j not in hits:
+                off = view.starts[j]
+                st = occurrence_matches(group, view.segs[j].norm, al.dest_start - off, al.dest_end - off)
+                hits[j] = (SAME if st else OPPOSITE, True)
+    return hits
 
 
-def _candidate_words(norm: str) -> list[tuple[str, int]]:
-    """English words of a sentence, separators dropped, and adjacent pairs joined ("multi qurey")."""
-    found = [(m.group().replace("-", "").replace("'", ""), m.start()) for m in _WORD.finditer(norm)]
-    pairs = [(a + b, pa) for (a, pa), (b, _) in zip(found, found[1:])]
-    return found + pairs
+def _exact_hits(group: CompiledGroup, view: AnswerView) -> dict[int, tuple[int, bool]]:
+    hits: dict[int, tuple[int, bool]] = {}
+    joined = view.joined
+    for probe in group.probes:
+        if probe.piece not in joined:
+            continue
+        for m in probe.regex.finditer(joined):
+            start = m.start()
+            if probe.word_start and start and joined[start - 1] in _ALNUM:
+                continue
+            j = view.seg_of(start)
+            if hits.get(j, (NONE,))[0] == SAME:
+                continue
+            off = view.starts[j]
+            st = SAME if occurrence_matches(group, view.segs[j].norm, start - off, m.end() - off) else OPPOSITE
+            hits[j] = (max(st, hits.get(j, (NONE,))[0]), False)
+    return hits
 
 
-def _evidence(prepared: PreparedAnswer, idx: list[int]) -> str | None:
+def _evidence(prepared: PreparedAnswer, idx) -> str | None:
     if not idx:
         return None
     segs = prepared.segments
@@ -98,64 +170,51 @@ def _windows(segs: list[Segment]) -> list[range]:
     return out
 
 
-def _judge_point(
-    point: CompiledPoint,
-    windows: list[range],
-    prepared: PreparedAnswer,
-    words: list[list[tuple[str, int]]],
-    seg_tokens: list[frozenset[str]],
-    fuzzy: bool,
-) -> LexicalMatch:
-    segs = prepared.segments
+def _judge_point(point: CompiledPoint, view: AnswerView, fuzzy: bool) -> LexicalMatch:
+    prepared = view.prepared
     n = len(point.groups)
-    grid = []  # grid[j][g] = (status, via_fuzzy)
-    for j, seg in enumerate(segs):
-        grid.append([_scan(g, seg, words[j], fuzzy) for g in point.groups])
-    found = sum(1 for g in range(n) if any(grid[j][g][0] for j in range(len(segs))))
+    hits = [_group_hits(g, view, fuzzy) for g in point.groups]  # per group: sentence -> status
+    found = sum(1 for h in hits if h)
     # A group the answer also states with the claim's polarity somewhere is not contradicted by a
     # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
-    affirmed = [any(grid[j][g][0] == SAME for j in range(len(segs))) for g in range(n)]
+    affirmed = [any(st == SAME for st, _ in h.values()) for h in hits]
+    touched = set().union(*hits) if hits else set()
 
-    best = (-1.0, 0, ())  # (credit, contradicted, hit indices)
-    used_fuzzy = False
+    best_credit, hit_idx, used_fuzzy = 0.0, (), False
     contradiction: tuple[int, ...] | None = None
-    for span in windows:
-            same = opp = 0
-            hit_idx: set[int] = set()
-            opp_idx: set[int] = set()
-            via_fuzzy = False
-            for g in range(n):
-                st = [grid[j][g] for j in span]
-                if any(s == SAME for s, _ in st):
-                    same += 1
-                    for j in span:
-                        if grid[j][g][0] == SAME:
-                            hit_idx.add(j)
-                            via_fuzzy |= grid[j][g][1]
-                            break
-                elif any(s == OPPOSITE for s, _ in st) and not affirmed[g]:
-                    opp += 1
-                    opp_idx.update(j for j in span if grid[j][g][0] == OPPOSITE)
-            credit = same / n if n else 0.0
-            if opp and same + opp == n and contradiction is None:
-                contradiction = tuple(sorted(hit_idx | opp_idx))
-            if credit > best[0] + 1e-9:
-                best = (credit, 0, tuple(sorted(hit_idx)))
-                used_fuzzy = via_fuzzy
+    for k in sorted({k for j in touched for k in view.by_seg[j]}):
+        span = view.windows[k]
+        same = opp = 0
+        win_hits: set[int] = set()
+        opp_idx: set[int] = set()
+        via_fuzzy = False
+        for g, h in enumerate(hits):
+            js = [j for j in span if j in h]
+            same_js = [j for j in js if h[j][0] == SAME]
+            if same_js:
+                same += 1
+                win_hits.add(same_js[0])
+                via_fuzzy |= h[same_js[0]][1]
+            elif js and not affirmed[g]:
+                opp += 1
+                opp_idx.update(js)
+        if opp and same + opp == n and contradiction is None:
+            contradiction = tuple(sorted(win_hits | opp_idx))
+        credit = same / n if n else 0.0
+        if credit > best_credit + 1e-9:
+            best_credit, hit_idx, used_fuzzy = credit, tuple(sorted(win_hits)), via_fuzzy
 
-    kw_credit, hit_idx = max(best[0], 0.0), best[2]
     method = "fuzzy" if (fuzzy and used_fuzzy) else "keyword"
-
-    if kw_credit < 1.0 and contradiction is not None:
+    if best_credit < 1.0 and contradiction is not None:
         return LexicalMatch(
-            _result(point, "contradicted", 0.0, _evidence(prepared, list(contradiction)), method,
-                     "the answer states the opposite"),
+            _result(point, "contradicted", 0.0, _evidence(prepared, contradiction), method,
+                    "the answer states the opposite"),
             contradiction, found,
         )
 
-    credit, verdict_idx = kw_credit, hit_idx
-    if fuzzy and point.tokens and kw_credit < 1.0:
-        para, para_idx = _paraphrase(point, seg_tokens)
+    credit, verdict_idx = best_credit, hit_idx
+    if fuzzy and point.tokens and best_credit < 1.0:
+        para, para_idx = _paraphrase(point, view)
         if para > credit + 1e-9:
             credit, verdict_idx, method = para, para_idx, "fuzzy"
 
@@ -165,23 +224,37 @@ def _judge_point(
         verdict = "partial"
     else:
         verdict, credit, verdict_idx = "missing", 0.0, ()
-    ev = _evidence(prepared, list(verdict_idx)) if verdict != "missing" else None
+    ev = _evidence(prepared, verdict_idx) if verdict != "missing" else None
     return LexicalMatch(_result(point, verdict, round(credit, 4), ev, method, None), verdict_idx, found)
 
 
-def _paraphrase(point: CompiledPoint, seg_tokens: list[frozenset[str]]) -> tuple[float, tuple[int, ...]]:
+def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[int, ...]]:
     """Best share of the claim's tokens found in a window of one or two sentences, as credit."""
-    best, best_idx = 0.0, ()
-    need = point.tokens
-    for i in range(len(seg_tokens)):
-        for w in (1, 2):
-            if i + w > len(seg_tokens):
-                break
-            have = seg_tokens[i] if w == 1 else seg_tokens[i] | seg_tokens[i + 1]
-            recall = len(need & have) / len(need)
-            if recall > best:
-                best, best_idx = recall, tuple(range(i, i + w))
-    credit = (best - PARA_LOW) / (PARA_HIGH - PARA_LOW)
+    n = len(view.segs)
+    one = [0] * n
+    two = [0] * n  # window (i, i + 1)
+    index = view.token_segs
+    for t in point.tokens:
+        segs = index.get(t)
+        if not segs:
+            continue
+        in_pair = set()
+        for j in segs:
+            one[j] += 1
+            in_pair.add(j)
+            if j > 0:
+                in_pair.add(j - 1)
+        for i in in_pair:
+            if i + 1 < n:
+                two[i] += 1
+    best, best_idx = 0, ()
+    for i in range(n):
+        if one[i] > best:
+            best, best_idx = one[i], (i,)
+        if i + 1 < n and two[i] > best:
+            best, best_idx = two[i], (i, i + 1)
+    recall = best / len(point.tokens)
+    credit = (recall - PARA_LOW) / (PARA_HIGH - PARA_LOW)
     return max(0.0, min(1.0, credit)), best_idx
 
 
@@ -193,34 +266,39 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
-    segs = prepared.segments
-    words = [_candidate_words(s.norm) for s in segs] if fuzzy else [[] for _ in segs]
-    seg_tokens = [frozenset(tokens(s.norm)) for s in segs] if fuzzy else []
-    windows = _windows(segs)
-    return [_judge_point(p, windows, prepared, words, seg_tokens, fuzzy) for p in compiled.points]
+    view = AnswerView(prepared)
+    return [_judge_point(p, view, fuzzy) for p in compiled.points]
 
 
 def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> tuple[int, set[str]]:
     """(number of credited points, ids of those whose every matching clause is a bare term).
 
-    A clause is bare when, once every alias of the rubric is taken out, almost nothing is left:
+    A clause is bare when, once the point's own terms are taken out, almost nothing is left:
     "Q K V、softmax、根号dk" lists terms, "除以根号dk防止softmax饱和" explains one.
     """
     credited, bare = 0, set()
-    if compiled.all_aliases is None:
-        return credited, bare
     by_id = {p.id: p for p in compiled.points}
     for m in matches:
         if m.result.credit <= 0 or not m.hit_segments:
             continue
         credited += 1
         point = by_id[m.result.id]
-        hit_clauses = [
-            c
-            for j in m.hit_segments
-            for c in clauses(prepared.segments[j].norm)
-            if any(g.regex.search(c) for g in point.groups)
-        ]
-        if hit_clauses and all(content_length(compiled.all_aliases.sub(" ", c)) <= BARE_LEFT for c in hit_clauses):
-            bare.add(point.id)
+        hit_clauses = 0
+        for j in m.hit_segments:
+            for c in clauses(prepared.segments[j].norm):
+                left, hit = c, False
+                for g in point.groups:
+                    left, n = g.regex.subn(" ", left)
+                    hit |= n > 0
+                if not hit:
+                    continue
+                if content_length(left) > BARE_LEFT:
+                    break
+                hit_clauses += 1
+            else:
+                continue
+            break  # an explained clause: not bare
+        else:
+            if hit_clauses:
+                bare.add(point.id)
     return credited, bare
