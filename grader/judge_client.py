@@ -179,6 +179,10 @@ class JudgeClient:
     # ------------------------------------------------------------ one completion
 
     def _kwargs(self, req: ChatRequest) -> dict:
+        # Sent with the client's documented `post` (cast_to=object: the JSON as it came) rather than
+        # `chat.completions.create`: the body is already plain JSON, and create()'s type-driven
+        # transform of the nested schema plus the response models cost more CPU per call than the
+        # rest of the grading (eval/bench_llm.py). Auth, timeouts and errors are the client's own.
         kw: dict = {
             "model": self.model,
             "messages": req.messages,
@@ -189,15 +193,19 @@ class JudgeClient:
             kw["response_format"] = req.response_format
         return kw
 
-    def _reply(self, resp, notes: list[str]) -> ChatReply:
-        choice = resp.choices[0] if resp.choices else None
-        usage = resp.usage
+    def _reply(self, resp: object, notes: list[str]) -> ChatReply:
+        if not isinstance(resp, dict):
+            raise JudgeUnavailable(f"the judge server did not answer with a JSON object: {str(resp)[:200]}")
+        choices = resp.get("choices") or [{}]
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        message = choice.get("message") or {}
+        usage = resp.get("usage") or {}
         return ChatReply(
-            text=(choice.message.content or "") if choice else "",
-            finish_reason=choice.finish_reason if choice else None,
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-            model=resp.model,
+            text=message.get("content") or "",
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            model=resp.get("model"),
             notes=notes,
         )
 
@@ -248,7 +256,7 @@ class JudgeClient:
         attempt = 0
         while True:
             try:
-                resp = client.chat.completions.create(**self._kwargs(req))
+                resp = client.post("/chat/completions", cast_to=object, body=self._kwargs(req))
             except openai.OpenAIError as exc:
                 try:
                     delay = self._next_delay(exc, req, attempt, notes)
@@ -266,7 +274,7 @@ class JudgeClient:
         attempt = 0
         while True:
             try:
-                resp = await client.chat.completions.create(**self._kwargs(req))
+                resp = await client.post("/chat/completions", cast_to=object, body=self._kwargs(req))
             except openai.OpenAIError as exc:
                 try:
                     delay = self._next_delay(exc, req, attempt, notes)

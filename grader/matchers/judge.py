@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Generator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -248,6 +249,8 @@ class Located:
     injected: bool  # the span touches a sentence addressed to the grader
 
 
+_norm = lru_cache(maxsize=4096)(normalize)  # the same answer is normalised for every point it quotes
+
 _QUOTE_CHARS = "\"'“”‘’「」『』«»`"
 
 
@@ -267,12 +270,12 @@ def _final_span(prepared: PreparedAnswer, start: int, end: int, full_norm: str) 
     when cutting mid-formula breaks that, widen to the sentences it touches."""
     answer = prepared.original
     span = answer[start:end].strip()
-    if span and normalize(span) and normalize(span) in full_norm:
+    if span and _norm(span) and _norm(span) in full_norm:
         return span
     segs = [s for s in prepared.segments + prepared.injected if _overlaps(s, start, end)]
     if segs:
         span = answer[min(s.start for s in segs) : max(s.end for s in segs)].strip()
-        if normalize(span) and normalize(span) in full_norm:
+        if _norm(span) and _norm(span) in full_norm:
             return span
     return None
 
@@ -280,11 +283,11 @@ def _final_span(prepared: PreparedAnswer, start: int, end: int, full_norm: str) 
 def locate_evidence(quote: str, prepared: PreparedAnswer) -> Located:
     """Where (and how well) a quote occurs in the answer."""
     q = _clean_quote(quote)
-    nq = normalize(q)
+    nq = _norm(q)
     if not nq or content_length(nq) == 0:
         return Located(None, 0.0, False)
     answer = prepared.original
-    full_norm = normalize(answer)
+    full_norm = _norm(answer)
     injected_segs = prepared.injected
 
     def touches_injection(start: int, end: int) -> bool:
@@ -321,7 +324,7 @@ def locate_evidence(quote: str, prepared: PreparedAnswer) -> Located:
     al = fuzz.partial_ratio_alignment(q.lower(), window_text.lower())
     if al is not None and al.score >= EVIDENCE_OK and len(window_text.lower()) == len(window_text):
         sub = window_text[al.dest_start : al.dest_end]
-        if normalize(sub) and normalize(sub) in full_norm and content_length(normalize(sub)) >= max(1, content_length(nq) // 2):
+        if _norm(sub) and _norm(sub) in full_norm and content_length(_norm(sub)) >= max(1, content_length(nq) // 2):
             start, end = start + al.dest_start, start + al.dest_end
     return Located(_final_span(prepared, start, end, full_norm), float(score), not clean)
 
@@ -340,7 +343,7 @@ def check_evidence(verdict: str, quote: str, prepared: PreparedAnswer) -> tuple[
         return "missing", None, "the quote is text addressed to the grader, not part of the answer"
     if loc.score >= EVIDENCE_OK and loc.span is not None:
         return verdict, loc.span, None
-    if loc.score >= EVIDENCE_WEAK and loc.span is not None and content_length(normalize(_clean_quote(quote))) >= WEAK_MIN_CONTENT:
+    if loc.score >= EVIDENCE_WEAK and loc.span is not None and content_length(_norm(_clean_quote(quote))) >= WEAK_MIN_CONTENT:
         lower = STEP_DOWN[verdict]
         return lower, (loc.span if lower != "missing" else None), f"the quote only approximately matches the answer ({loc.score:.0f}/100)"
     return "missing", None, "the quote does not occur in the answer"
