@@ -113,15 +113,8 @@ def feedback_for(points: list[PointResult], flags: list[str], lang: str) -> str:
     return "".join(parts)
 
 
-def grade_question(
-    question: Question,
-    answer: str,
-    mode: str,
-    settings: Settings,
-    bank_name: str | None = None,
-    verbose: bool = False,
-) -> GradeResult:
-    """Grade one answer against one question's rubric: the whole flow."""
+def _begin(question: Question, answer: str, mode: str, settings: Settings):
+    """Checks and preparation shared by the sync and async paths."""
     Settings.check_mode(mode)
     if not isinstance(answer, str):
         raise UsageError("the answer must be text")
@@ -134,22 +127,20 @@ def grade_question(
     flags: list[str] = ["prompt_injection"] if prepared.injected else []
     context = question.question + "\n" + (question.reference_answer or "")
     compiled = compile_rubric(question.rubric, context)
-    usage = Usage()
-    feedback = None
-    details = None
-    method = "keyword" if mode == "keyword" else "fuzzy"
+    return prepared, flags, compiled
 
+
+def _offline_points(question, prepared, compiled, mode, flags) -> list[PointResult] | None:
+    """Points when no model is needed (empty answer, offline modes); None when the judge must run."""
     if is_empty(prepared):
         flags.insert(0, "empty")
-        points = _blank_points(question, method)
-    elif mode in ("keyword", "fuzzy"):
-        points = lexical_points(compiled, prepared, fuzzy=(mode == "fuzzy"), flags=flags)
-    else:
-        from .matchers.judge import judge_points  # imported only when a model is used
+        return _blank_points(question, "keyword" if mode == "keyword" else "fuzzy")
+    if mode in ("keyword", "fuzzy"):
+        return lexical_points(compiled, prepared, fuzzy=(mode == "fuzzy"), flags=flags)
+    return None
 
-        outcome = judge_points(question, compiled, prepared, mode, settings, flags)
-        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
 
+def _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
     agg = aggregate(points)
     if agg.unscored_points and "unscored" not in flags:
         flags.append("unscored")
@@ -171,6 +162,48 @@ def grade_question(
         coverage=agg.coverage,
         details=details if verbose else None,
     )
+
+
+def grade_question(
+    question: Question,
+    answer: str,
+    mode: str,
+    settings: Settings,
+    bank_name: str | None = None,
+    verbose: bool = False,
+) -> GradeResult:
+    """Grade one answer against one question's rubric: the whole flow."""
+    prepared, flags, compiled = _begin(question, answer, mode, settings)
+    usage, feedback, details = Usage(), None, None
+    points = _offline_points(question, prepared, compiled, mode, flags)
+    if points is None:
+        from .matchers.judge import judge_points  # imported only when a model is used
+
+        outcome = judge_points(question, compiled, prepared, mode, settings, flags)
+        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
+    return _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details)
+
+
+async def agrade_question(
+    question: Question,
+    answer: str,
+    mode: str,
+    settings: Settings,
+    bank_name: str | None = None,
+    verbose: bool = False,
+    client=None,
+) -> GradeResult:
+    """`grade_question` for an event loop: the judge call is awaited (AsyncOpenAI). Pass one
+    `grader.judge_client.JudgeClient` to grade many answers concurrently over shared connections."""
+    prepared, flags, compiled = _begin(question, answer, mode, settings)
+    usage, feedback, details = Usage(), None, None
+    points = _offline_points(question, prepared, compiled, mode, flags)
+    if points is None:
+        from .matchers.judge import ajudge_points
+
+        outcome = await ajudge_points(question, compiled, prepared, mode, settings, flags, client=client)
+        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
+    return _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details)
 
 
 class Grader:
