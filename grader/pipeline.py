@@ -140,7 +140,7 @@ def _offline_points(question, prepared, compiled, mode, flags) -> list[PointResu
     return None
 
 
-def _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
+def _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
     agg = aggregate(points)
     if agg.unscored_points and "unscored" not in flags:
         flags.append("unscored")
@@ -181,7 +181,7 @@ def grade_question(
 
         outcome = judge_points(question, compiled, prepared, mode, settings, flags)
         points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
-    return _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details)
+    return _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details)
 
 
 async def agrade_question(
@@ -203,7 +203,7 @@ async def agrade_question(
 
         outcome = await ajudge_points(question, compiled, prepared, mode, settings, flags, client=client)
         points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
-    return _result(question, answer, mode, bank_name, verbose, points, flags, usage, feedback, details)
+    return _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details)
 
 
 class Grader:

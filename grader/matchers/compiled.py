@@ -28,9 +28,12 @@ _ZH_NEG = re.compile(
 _ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错")
 _EN_NEG = frozenset(
     "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
-    "shouldn't without neither nor unable fail fails failed lack lacks hardly".split()
+    "shouldn't haven't hasn't hadn't couldn't mustn't without neither nor unable fail fails failed lack lacks "
+    "hardly".split()
 )
-_CLAUSE_BREAK = re.compile(r"[,.;:!?()\[\]\"]|\bbut\b|\bwhile\b|\bwhereas\b|但是|但|而是|然而|却|而")
+_CLAUSE_BREAK = re.compile(
+    r"[,.;:!?()\[\]\"]|\b(?:but|while|whereas|because|since|so|therefore|thus|which)\b|但是|但|而是|然而|却|而|因为|所以|因此|从而"
+)
 _EN_WORDS = re.compile(r"[a-z']+")
 _CUE_REACH = 4  # characters allowed between a Chinese cue and the term ("不引入额外|参数")
 
@@ -49,7 +52,7 @@ def negated_before(norm: str, start: int) -> bool:
     return any(w in _EN_NEG for w in words)
 
 
-_CLAUSE_END = re.compile(r"[,.;:!?()\[\]\"]|\bbut\b|\bwhile\b|\bwhereas\b|但是|但|而是|然而|却|而")
+_CLAUSE_END = _CLAUSE_BREAK
 
 
 def clause_negated(norm: str, start: int, end: int) -> bool:
