@@ -67,10 +67,12 @@ def clause_negated(norm: str, start: int, end: int) -> bool:
     m = _CLAUSE_END.search(norm, end, end + 60)
     right = m.start() if m else min(len(norm), end + 60)
     clause = norm[left:right]
+    term = (start - left, end - left)  # a cue inside the term itself ("置换不变") does not negate it
     for c in _ZH_NEG.finditer(clause):
-        if not _ZH_NOT_NEG.match(clause, c.start()):
-            return True
-    words = _EN_WORDS.findall(clause)
+        if c.end() <= term[0] or c.start() >= term[1]:
+            if not _ZH_NOT_NEG.match(clause, c.start()):
+                return True
+    words = _EN_WORDS.findall(clause[: term[0]] + " " + clause[term[1] :])
     for i, w in enumerate(words):
         if w in _EN_NEG and not (w == "not" and i + 1 < len(words) and words[i + 1] in ("only", "just")):
             return True
