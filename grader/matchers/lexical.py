@@ -150,23 +150,40 @@ def _exact_hits(group: CompiledGroup, view: AnswerView) -> dict[int, tuple[int, 
 
 
 def _evidence(prepared: PreparedAnswer, idx) -> str | None:
+    """The original text of the matched sentences: the last one and those right before it (a
+    section heading further up is context, not part of the quote)."""
     if not idx:
         return None
     segs = prepared.segments
-    return prepared.original[segs[min(idx)].start : segs[max(idx)].end]
+    have = set(idx)
+    last = first = max(have)
+    while first - 1 in have:
+        first -= 1
+    return prepared.original[segs[first].start : segs[last].end]
 
 
-def _windows(segs: list[Segment]) -> list[range]:
-    """Runs of sentences judged together: a sentence alone, or short lead-ins plus one sentence."""
-    out = []
+_HEADING_END = re.compile(r"[:：]\s*$|^[^。.!?！？；;]*$")
+
+
+def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
+    """Sentences judged together: a sentence alone; short lead-ins plus the sentence after them;
+    and a sentence under the headings of its section ("MHA (Multi-Head Attention)" /
+    "缺点：" lines that name what the sentences below them are about)."""
+    out: list[tuple[int, ...]] = []
     short = [content_length(s.norm) <= HEAD_MAX for s in segs]
-    for i in range(len(segs)):
-        for w in range(1, WINDOW + 1):
-            if i + w > len(segs):
+    heading = [short[j] and bool(_HEADING_END.search(s.text)) for j, s in enumerate(segs)]
+    recent: list[int] = []  # the last two headings seen
+    for j in range(len(segs)):
+        out.append((j,))
+        for w in range(2, WINDOW + 1):
+            if j - w + 1 < 0 or not all(short[j - w + 1 : j]):
                 break
-            if w > 1 and not short[i + w - 2]:
-                break
-            out.append(range(i, i + w))
+            out.append(tuple(range(j - w + 1, j + 1)))
+        for combo in ([recent[-1]] if recent else [], recent[-2:] if len(recent) > 1 else []):
+            if combo and combo[-1] < j - 1:  # adjacent headings are lead-ins already
+                out.append((*combo, j))
+        if heading[j]:
+            recent = (recent + [j])[-2:]
     return out
 
 
