@@ -168,6 +168,26 @@ def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[st
     print_rubric(_console(), q, b.name)
 
 
+# ------------------------------------------------------------------ serve
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
+    bank: Optional[str] = BankOpt,
+) -> None:
+    """Serve the HTTP API and the grading page (GRADER_API_KEY: require a bearer token)."""
+    import uvicorn  # imported here: the offline commands never load the web stack
+
+    from .api import create_app
+
+    settings = _settings(bank=bank)
+    application = _run(lambda: create_app(settings))
+    typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+
+
 def main() -> None:  # console script entry point
     app()
 
