@@ -28,6 +28,7 @@ import importlib.util
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal, Optional, Union
@@ -44,7 +45,7 @@ from . import __version__
 from .banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve_bank_path
 from .errors import GraderError, NotFoundError, UsageError
 from .models import ALL_MODES, OFFLINE_MODES, Bank, GradeResult
-from .pipeline import Grader
+from .pipeline import Grader, grade_question
 from .settings import Settings
 
 log = logging.getLogger("grader.api")
@@ -61,13 +62,15 @@ class ApiConfig:
     """What only the server needs; read once at start like `Settings`.
 
     `GRADER_CORS_ORIGINS` (comma-separated; unset = no CORS headers at all),
-    `GRADER_MAX_BODY_BYTES`, `GRADER_MAX_BATCH_ITEMS`, `GRADER_API_MODES` (comma-separated).
+    `GRADER_MAX_BODY_BYTES`, `GRADER_MAX_BATCH_ITEMS`, `GRADER_API_MODES` (comma-separated),
+    `GRADER_SERVE_BUNDLED=0` (serve only the configured bank).
     """
 
     cors_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 2 * 1024 * 1024
     max_batch_items: int = 100
     modes: Optional[tuple[str, ...]] = None  # None: every mode this install can grade with
+    bundled_banks: bool = True  # False: serve only the bank named by Settings.bank
 
     @classmethod
     def from_env(cls, env: Optional[dict[str, str]] = None) -> "ApiConfig":
@@ -84,6 +87,8 @@ class ApiConfig:
                 if value < 1:
                     raise UsageError(f"{var} must be at least 1")
                 setattr(cfg, attr, value)
+        if env.get("GRADER_SERVE_BUNDLED", "").strip().lower() in ("0", "false", "no"):
+            cfg.bundled_banks = False
         if env.get("GRADER_API_MODES"):
             cfg.modes = tuple(m.strip() for m in env["GRADER_API_MODES"].split(",") if m.strip())
         return cfg
@@ -384,14 +389,18 @@ class BatchResponse(BaseModel):
 class BankRegistry:
     """The banks this server serves, by name: bundled ones and the configured one."""
 
-    def __init__(self, settings: Settings):
-        try:
-            self.paths = {name: str(path) for name, path in bundled_banks().items()}
-        except GraderError as exc:
-            log.warning("no bundled banks: %s", exc)
-            self.paths = {}
+    RECHECK_S = 1.0
+
+    def __init__(self, settings: Settings, bundled: bool = True):
+        self.paths: dict[str, str] = {}
+        if bundled:
+            try:
+                self.paths = {name: str(path) for name, path in bundled_banks().items()}
+            except GraderError as exc:
+                log.warning("no bundled banks: %s", exc)
         self.default = DEFAULT_BANK
         self._warned: set[str] = set()
+        self._recent: dict[str, tuple[float, Bank]] = {}
         if settings.bank:
             path = resolve_bank_path(settings.bank)
             bank = load_bank(path)  # fail at start, not on the first request
@@ -404,7 +413,15 @@ class BankRegistry:
         if path is None:
             shown = name if len(name) <= 80 else name[:79] + "…"
             raise NotFoundError(f"unknown bank {shown!r}: this server has {', '.join(self.paths) or 'none'} (GET /v1/banks)")
-        return load_bank(path)
+        # load_bank re-reads a bank whose files changed, at the price of a directory scan and a
+        # stat per file on every call; on the request path, look at most once per RECHECK_S.
+        now = time.monotonic()
+        hit = self._recent.get(name)
+        if hit is not None and now - hit[0] < self.RECHECK_S:
+            return hit[1]
+        bank = load_bank(path)
+        self._recent[name] = (now, bank)
+        return bank
 
     def summaries(self) -> list[BankSummary]:
         out = []
@@ -443,7 +460,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     has_adhoc = _installed(ADHOC_MODULE)
     modes = _served_modes(config.modes, has_judge)
     default_mode = settings.mode if settings.mode in modes else modes[0]
-    registry = BankRegistry(settings)
+    registry = BankRegistry(settings, bundled=config.bundled_banks)
     grader = Grader(settings)
     page = _index_html()
     GradeRequest, BatchItem, BatchRequest = _request_models(modes, default_mode, config.max_batch_items)
@@ -501,13 +518,13 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
         404: {"model": ErrorResponse, "description": "Unknown bank or question."},
         413: {"model": ErrorResponse, "description": "Body or answer over the server's limits."},
         422: {"model": ErrorResponse, "description": "Invalid body; the message names the field."},
+        500: {"model": ErrorResponse, "description": "A bank file on the server is invalid (the server log says which)."},
     }
     # The security scheme is declared only when a key is set, so the schema says what is enforced.
     if server_key is None:
         errors.pop(401)
     grade_errors = {
         **errors,
-        500: {"model": ErrorResponse, "description": "A bank file on the server is invalid."},
         501: {"model": ErrorResponse, "description": "Reference grading is not available in this install."},
         502: {"model": ErrorResponse, "description": "The LLM judge failed (llm/hybrid modes, no fallback)."},
     }
@@ -576,7 +593,8 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
                 raise UnavailableError("grading against reference_answer is not available in this install; grade a bank question_id")
             return grader.grade_reference(req.reference_answer, req.answer, question=req.question, mode=mode)
         b = registry.load(req.bank)
-        return grader.grade(req.question_id, req.answer, mode=mode, bank=b.path)
+        # grade_question is Grader.grade minus a second bank lookup
+        return grade_question(get_question(b, req.question_id), req.answer, mode, settings, b.name)
 
     @v1.post("/grade", response_model=GradeResult, responses=grade_errors, tags=["grading"])
     async def grade(req: GradeRequest) -> Response:  # type: ignore[valid-type]

@@ -307,12 +307,12 @@ def test_the_right_token_is_accepted_and_open_routes_stay_open(bank):
 
 
 def test_unexpected_errors_are_a_bare_500(bank, monkeypatch, caplog):
-    from grader.pipeline import Grader
+    import grader.api
 
-    def boom(self, *a, **k):
+    def boom(*a, **k):
         raise RuntimeError(f"something broke while reading {SECRET}")
 
-    monkeypatch.setattr(Grader, "grade", boom)
+    monkeypatch.setattr(grader.api, "grade_question", boom)
     client = make_client(bank)
     with caplog.at_level(logging.INFO):
         r = client.post("/v1/grade", json={"question_id": "1", "answer": SECRET})
@@ -351,9 +351,10 @@ def test_cors_when_configured(bank):
 def test_api_config_from_env():
     cfg = ApiConfig.from_env(
         {"GRADER_CORS_ORIGINS": "https://a.org, https://b.org", "GRADER_MAX_BODY_BYTES": "5000",
-         "GRADER_MAX_BATCH_ITEMS": "7", "GRADER_API_MODES": "fuzzy"}
+         "GRADER_MAX_BATCH_ITEMS": "7", "GRADER_API_MODES": "fuzzy", "GRADER_SERVE_BUNDLED": "0"}
     )
-    assert cfg == ApiConfig(cors_origins=["https://a.org", "https://b.org"], max_body_bytes=5000, max_batch_items=7, modes=("fuzzy",))
+    assert cfg == ApiConfig(cors_origins=["https://a.org", "https://b.org"], max_body_bytes=5000, max_batch_items=7,
+                            modes=("fuzzy",), bundled_banks=False)
     assert ApiConfig.from_env({}) == ApiConfig()
     with pytest.raises(UsageError, match="GRADER_MAX_BATCH_ITEMS"):
         ApiConfig.from_env({"GRADER_MAX_BATCH_ITEMS": "many"})
@@ -362,6 +363,24 @@ def test_api_config_from_env():
 def test_unknown_served_mode_fails_at_start(bank):
     with pytest.raises(UsageError, match="unknown mode"):
         create_app(Settings(bank=str(bank)), ApiConfig(modes=("fast",)))
+
+
+def test_serving_only_the_configured_bank(bank):
+    client = make_client(bank, bundled_banks=False)
+    assert [b["name"] for b in client.get("/v1/banks").json()["banks"]] == ["api-test"]
+    assert_error(client.get("/v1/banks/llm-interview/questions"), 404, "not_found_error")
+
+
+def test_a_broken_bank_is_a_500_naming_no_answer(tmp_path, monkeypatch):
+    import grader.api
+
+    monkeypatch.setattr(grader.api.BankRegistry, "RECHECK_S", 0.0)  # see the edit at once
+    good = write_bank(tmp_path / "good")
+    client = make_client(good)
+    (good / "q03.yaml").write_text("id: '3'\nquestion: q\nrubric:\n  points: []\n", encoding="utf-8")
+    err = assert_error(client.post("/v1/grade", json={"question_id": "1", "answer": SECRET}), 500, "rubric_error")
+    assert "q03.yaml" in err["message"]
+    assert all(b["name"] != "api-test" for b in client.get("/v1/banks").json()["banks"])
 
 
 def test_default_mode_follows_settings(bank):
@@ -405,7 +424,8 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 # private (`Function._nodeid`) that pytest 9 removed.
 _st_bank = tempfile.TemporaryDirectory(prefix="grader-st-")
 _st_app = create_app(
-    Settings(bank=str(write_bank(Path(_st_bank.name)))), ApiConfig(modes=("keyword", "fuzzy"), max_batch_items=5)
+    Settings(bank=str(write_bank(Path(_st_bank.name)))),
+    ApiConfig(modes=("keyword", "fuzzy"), max_batch_items=5, bundled_banks=False),  # only banks this test controls
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", _st_app)
 
