@@ -242,6 +242,26 @@ def rubric_schema() -> None:
     typer.echo(json.dumps(Question.model_json_schema(), ensure_ascii=False, indent=2))
 
 
+# ------------------------------------------------------------------ serve
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
+    bank: Optional[str] = BankOpt,
+) -> None:
+    """Serve the HTTP API and the grading page (GRADER_API_KEY: require a bearer token)."""
+    import uvicorn  # imported here: the offline commands never load the web stack
+
+    from .api import create_app
+
+    settings = _settings(bank=bank)
+    application = _run(lambda: create_app(settings))
+    typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+
+
 def main() -> None:  # console script entry point
     # pydantic looks up plugins through package metadata on first use (~50 ms of start-up);
     # the CLI uses none. A user who wants them sets PYDANTIC_DISABLE_PLUGINS themselves.
