@@ -18,6 +18,7 @@ import pytest
 
 from fake_llm_server import FakeLLM, Step, format_type, ok, reply_json, request_answer, request_ids, verdicts
 from grader import judge_client
+from grader.aggregate import calibrate
 from grader.errors import JudgeError
 from grader.guards import prepare
 from grader.matchers.judge import check_evidence, extract_json, locate_evidence, parse_reply, ReplyError
@@ -153,7 +154,8 @@ def test_one_structured_call_carries_every_point(llm, tmp_path, bank):
     assert [p.id for p in r.points] == IDS
     assert (v["kv-store"].verdict, v["no-recompute"].verdict, v["memory-cost"].verdict) == ("covered", "partial", "missing")
     assert all(p.method == "llm" for p in r.points)
-    assert r.score == pytest.approx(10 * (2 * 1 + 0.5) / 4)  # from verdicts and weights, not the model's 10
+    assert r.coverage == pytest.approx((2 * 1 + 0.5) / 4)  # from verdicts and weights, not the model's 10
+    assert r.score == pytest.approx(10 * calibrate((2 * 1 + 0.5) / 4), abs=0.01)
     assert r.feedback == "Good start; mention batch size."
     assert r.usage.llm_calls == 1 and r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0
     assert r.details["judge"]["attempts"] == 1 and r.details["judge"]["prompt_version"]
@@ -218,7 +220,8 @@ def test_wrong_ids_are_ignored_and_missing_ones_unscored(llm, tmp_path, bank):
     assert [p.id for p in r.points] == IDS
     assert v["no-recompute"].verdict == "unscored" and "unscored" in r.flags
     assert v["memory-cost"].verdict == "missing"
-    assert r.score == pytest.approx(10 * 2 / 3, abs=0.01)  # the unscored point is left out of the score
+    assert r.coverage == pytest.approx(2 / 3, abs=1e-4)  # the unscored point is left out of the score
+    assert r.score == pytest.approx(10 * calibrate(2 / 3), abs=0.01)
 
 
 def test_reply_with_no_known_id_is_reasked(llm, tmp_path, bank):

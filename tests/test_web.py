@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.aggregate import calibrate
+
 from apiutil import GOOD_ANSWER, serve, write_bank
 
 CHROMIUM = Path(os.environ.get("GRADER_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -63,7 +65,7 @@ def test_grade_an_answer_in_the_browser(bank, page):
         page.locator("#grade").click()
         page.locator("#result").wait_for(state="visible")
 
-        assert page.inner_text("#score") == "5 / 10"
+        assert page.inner_text("#score") == f"{round(10 * calibrate(0.5), 2):g} / 10"  # half the weight covered
         marks = page.locator("#highlighted mark")
         assert marks.count() == 2
         assert marks.nth(0).evaluate("m => m.firstChild.textContent") == "Self-attention takes the dot product of the queries and the keys."
