@@ -18,8 +18,12 @@ from functools import lru_cache
 from .models import KeyPoint, Question, Rubric
 from .text import CJK_RE, EN_STOP, normalize
 
-CLAIM_CHARS = 48  # target size of a claim, in characters
-MAX_GROUPS = 4  # keyword groups per claim
+CLAIM_CHARS = 100  # target size of a claim (claim_length: a Chinese character counts 3)
+MAX_GROUPS = 8  # keyword groups per claim
+PARTIAL_FROM = 0.2  # share of a claim's keywords that earns partial credit
+FULL_MARKS_AT = 0.6  # share of the reference's claims that earns full marks
+HMM = False  # jieba's guesses at words missing from its dictionary are mostly noise here
+MIN_KEYWORDS = 1  # a claim with fewer content words is not a key point
 MIN_CLAIM_CONTENT = 2
 
 _SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", "、", ", ", "：", ": ", " ", ""]
@@ -36,8 +40,18 @@ def _splitter():
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     return RecursiveCharacterTextSplitter(
-        separators=_SEPARATORS, chunk_size=CLAIM_CHARS, chunk_overlap=0, keep_separator="end", strip_whitespace=True
+        separators=_SEPARATORS,
+        chunk_size=CLAIM_CHARS,
+        chunk_overlap=0,
+        keep_separator="end",
+        strip_whitespace=True,
+        length_function=claim_length,
     )
+
+
+def claim_length(text: str) -> int:
+    """Length in English-equivalent characters: a Chinese character says about as much as three."""
+    return len(text) + 2 * len(CJK_RE.findall(text))
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +83,7 @@ def claim_keywords(claim: str) -> list[str]:
         scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
     if CJK_RE.search(norm):
         jieba, idf, median = _jieba()
-        for w in jieba.lcut(norm):
+        for w in jieba.lcut(norm, HMM=HMM):
             w = w.strip()
             if len(w) < 2 or not CJK_RE.search(w) or w in _ZH_STOPWORDS:
                 continue
@@ -81,8 +95,8 @@ def build_rubric(reference: str, question: str | None = None) -> Rubric:
     points: list[KeyPoint] = []
     for i, claim in enumerate(split_claims(reference)):
         words = claim_keywords(claim)[:MAX_GROUPS]
-        if not words:
-            continue
+        if len(words) < MIN_KEYWORDS:
+            continue  # "and so forth.", "如下：": nothing to check
         points.append(
             KeyPoint(
                 id=f"c{i + 1}",
@@ -96,7 +110,12 @@ def build_rubric(reference: str, question: str | None = None) -> Rubric:
         # A reference of one or two words ("O(n)") is its own single key point.
         text = reference.strip()
         points.append(KeyPoint(id="c1", text=text, keywords=[[normalize(text)]], source=text))
-    return Rubric(points=points, notes="built on the fly from the reference answer")
+    return Rubric(
+        points=points,
+        partial_from=PARTIAL_FROM,
+        full_marks_at=FULL_MARKS_AT,
+        notes="built on the fly from the reference answer",
+    )
 
 
 @lru_cache(maxsize=4096)

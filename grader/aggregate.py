@@ -1,7 +1,8 @@
 """Per-point results -> score. Pure and deterministic: the only place a score is computed.
 
-coverage = sum(weight * credit) / sum(weight) over the points that were scored (an `unscored`
-point is left out and listed). The score is `max_score * calibrate(coverage)`: a monotone
+coverage = sum(weight * credit) / (sum(weight) * full_marks_at), capped at 1, over the points
+that were scored (an `unscored` point is left out and listed; `full_marks_at` is the rubric's, 1
+unless it says an answer needs only part of the points). The score is `max_score * calibrate(coverage)`: a monotone
 piecewise-linear map, global to the grader (never per question), that turns the share of key
 points made into the scale people grade on: an answer that makes half of the key points well is
 worth more than 5 / 10 to a human grader. calibrate(0) = 0 and calibrate(1) = 1.
@@ -45,10 +46,11 @@ def aggregate(
     points: list[PointResult],
     max_score: float = 10.0,
     knots: tuple[tuple[float, float], ...] = DEFAULT_CALIBRATION,
+    full_marks_at: float = 1.0,
 ) -> Aggregate:
     scored = [p for p in points if p.verdict != "unscored"]
-    total = sum(p.weight for p in scored)
-    coverage = sum(p.weight * p.credit for p in scored) / total if total > 0 else 0.0
+    total = sum(p.weight for p in scored) * full_marks_at
+    coverage = min(1.0, sum(p.weight * p.credit for p in scored) / total) if total > 0 else 0.0
     score = round(max_score * calibrate(coverage, knots), 2)
     missing = [p.text for p in points if p.verdict in ("missing", "contradicted")]
     unscored = [p.text for p in points if p.verdict == "unscored"]

@@ -68,6 +68,21 @@ class Rubric(FileModel):
         description="True when the question has no single right answer (graded on what it asks).",
     )
     notes: str | None = Field(default=None, description="Notes for people editing the rubric.")
+    partial_from: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of a point's keyword groups that earns partial credit (that share as credit).",
+    )
+    full_marks_at: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the total weight that earns full marks: 0.8 means an answer that makes 80% of "
+            "the weighted points scores 10 (for references that say more than an answer needs)."
+        ),
+    )
     points: list[KeyPoint] = Field(min_length=1)
 
     @model_validator(mode="after")

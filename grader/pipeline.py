@@ -141,7 +141,7 @@ def _offline_points(question, prepared, compiled, mode, flags) -> list[PointResu
 
 
 def _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
-    agg = aggregate(points)
+    agg = aggregate(points, full_marks_at=question.rubric.full_marks_at)
     if agg.unscored_points and "unscored" not in flags:
         flags.append("unscored")
     if feedback is None:

@@ -150,10 +150,19 @@ EN_STOP = frozenset(
 ZH_STOP = frozenset("的了是在和与及或等这那其之为将把被对从到也都而就个一有所以可以会要让使得")
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+# English word endings that vary between inflected and derived forms of one word: "iteration",
+# "iterative", "iterate", "iterating" share "iterat". Agent nouns (-er/-or) are left alone:
+# "encoder" is not "encoding".
+EN_SUFFIXES = ("ations", "ation", "ively", "ments", "ities", "ions", "ment", "ally", "ing", "ion", "ive",
+               "ity", "ed", "es", "ly", "al", "e", "s")
+MIN_STEM = 4
+
+
+def english_stem(word: str) -> str:
+    """`word` without one derivational or inflectional ending, when at least 4 letters remain."""
+    for suf in EN_SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= MIN_STEM:
+            return word[: -len(suf)]
     return word
 
 
@@ -164,7 +173,7 @@ def tokens(norm: str) -> tuple[str, ...]:
     for w in _EN_WORD.findall(norm):
         w = w.strip("'-")
         if w and w not in EN_STOP and (len(w) > 1 or w.isdigit() is False):
-            out.append(_stem(w))
+            out.append(english_stem(w))
     for run in re.findall(f"[{_CJK}]+", norm):
         if len(run) == 1:
             if run not in ZH_STOP:

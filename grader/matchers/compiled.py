@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from ..models import Rubric
 from ..text import _CJK as _CJK_RANGE
-from ..text import CJK_RE, normalize, tokens
+from ..text import CJK_RE, EN_SUFFIXES, MIN_STEM, english_stem, normalize, tokens
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(
@@ -79,14 +79,27 @@ def clause_negated(norm: str, start: int, end: int) -> bool:
     return False
 
 
+_TAIL = "(?:" + "|".join(EN_SUFFIXES) + ")?"
+_LAST_WORD = re.compile(r"[a-z]+$")
+
+
+def _split_tail(alias_norm: str) -> tuple[str, bool]:
+    """(alias with its last English word stemmed, whether endings may follow)."""
+    m = _LAST_WORD.search(alias_norm)
+    if not m or len(m.group()) < MIN_STEM:
+        return alias_norm, False
+    return alias_norm[: m.start()] + english_stem(m.group()), True
+
+
 def alias_regex(alias_norm: str, left_boundary: bool = True) -> str:
-    """Pattern of one normalised alias: separators optional, English inflections, word edges.
+    """Pattern of one normalised alias: separators optional, English word endings, word edges.
 
     With left_boundary=False the leading word-edge lookbehind is left to the caller, which
     keeps re's literal-prefix search fast (see `AliasProbe`)."""
+    base, endings = _split_tail(alias_norm)
     parts: list[str] = []
     prev = ""
-    for ch in alias_norm:
+    for ch in base:
         if ch in " -_":
             if parts and parts[-1] != r"[\s\-_]*":
                 parts.append(r"[\s\-_]*")
@@ -96,16 +109,12 @@ def alias_regex(alias_norm: str, left_boundary: bool = True) -> str:
             parts.append(r"\s?")
         parts.append(re.escape(ch))
         prev = ch
-    if alias_norm[-1:].isascii() and alias_norm[-1:].isalpha() and len(alias_norm) >= 4:
-        # inflections: reduce -> reduces, reduced, reducing; head -> heads; share -> shared
-        if alias_norm.endswith("e"):
-            parts[-1] = "(?:e|es|ed|ing)"
-        else:
-            parts.append("(?:s|es|ed|ing)?")
+    if endings:
+        parts.append(_TAIL)
     body = "".join(parts)
     if left_boundary and alias_norm[:1].isascii() and alias_norm[:1].isalnum():
         body = r"(?<![a-z0-9])" + body
-    if alias_norm[-1:].isascii() and (alias_norm[-1:].isalnum() or len(alias_norm) >= 4):
+    if alias_norm[-1:].isascii() and alias_norm[-1:].isalnum():
         body = body + r"(?:s)?(?![a-z0-9])"
     return body
 
@@ -145,6 +154,7 @@ class CompiledRubric:
     all_aliases: re.Pattern | None  # every alias of the rubric, to measure what is left around terms
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
     version: str  # the rubric's content hash
+    partial_from: float = 0.5  # share of a point's groups that earns partial credit
 
 
 def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
@@ -190,11 +200,10 @@ _RUNS = re.compile(f"[{_CJK_RANGE}]+|[^{_CJK_RANGE}\\s_-]+")
 
 def _piece(alias_norm: str) -> str:
     """The longest run of an alias that any match contains literally (separators are optional,
-    an English word may be inflected: "reduce" -> "reduc")."""
-    runs = _RUNS.findall(alias_norm)
-    if runs and runs[-1].isascii() and runs[-1].isalpha() and len(alias_norm) >= 4 and runs[-1].endswith("e"):
-        runs[-1] = runs[-1][:-1]
-    return max(runs, key=len) if runs else alias_norm
+    an English word may take another ending: "reduce" -> "reduc")."""
+    base, _ = _split_tail(alias_norm)
+    runs = _RUNS.findall(base)
+    return max(runs, key=len) if runs else base
 
 
 @lru_cache(maxsize=256)
@@ -221,7 +230,7 @@ def _compile(rubric_json: str, context: str) -> CompiledRubric:
         if every_alias
         else None
     )
-    return CompiledRubric(tuple(points), all_re, frozenset(vocab), rubric.version)
+    return CompiledRubric(tuple(points), all_re, frozenset(vocab), rubric.version, rubric.partial_from)
 
 
 def compile_rubric(rubric: Rubric, context: str = "") -> CompiledRubric:

@@ -31,7 +31,6 @@ NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
 HEAD_MAX = 16  # ...and only when all but the last are short (a heading, a "L1 正则化：" lead-in)
 FUZZY_CUTOFF = 85.0
-PARTIAL_AT = 0.5
 BARE_LEFT = 2  # content units left in a clause once the rubric's terms are removed
 # paraphrase: share of the claim's tokens found in a window, mapped linearly to credit
 PARA_LOW, PARA_HIGH = 0.35, 0.8
@@ -187,7 +186,7 @@ def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
     return out
 
 
-def _judge_point(point: CompiledPoint, view: AnswerView, fuzzy: bool) -> LexicalMatch:
+def _judge_point(point: CompiledPoint, view: AnswerView, fuzzy: bool, partial_from: float) -> LexicalMatch:
     prepared = view.prepared
     n = len(point.groups)
     hits = [_group_hits(g, view, fuzzy) for g in point.groups]  # per group: sentence -> status
@@ -237,7 +236,7 @@ def _judge_point(point: CompiledPoint, view: AnswerView, fuzzy: bool) -> Lexical
 
     if credit >= 0.999:
         verdict, credit = "covered", 1.0
-    elif credit >= PARTIAL_AT - 1e-9:
+    elif credit >= partial_from - 1e-9:
         verdict = "partial"
     else:
         verdict, credit, verdict_idx = "missing", 0.0, ()
@@ -284,7 +283,7 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
     view = AnswerView(prepared)
-    return [_judge_point(p, view, fuzzy) for p in compiled.points]
+    return [_judge_point(p, view, fuzzy, compiled.partial_from) for p in compiled.points]
 
 
 def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> tuple[int, set[str]]:
