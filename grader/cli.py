@@ -234,6 +234,63 @@ def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[st
     print_rubric(_console(), q, b.name)
 
 
+@rubric_app.command("build")
+def rubric_build(
+    bank_md: Path = typer.Argument(..., metavar="BANK.md", help="Markdown bank: numbered questions + '## 参考回答', '## question' headings, or Q:/A: pairs."),
+    out: Path = typer.Option(..., "--out", "-o", help="Bank directory to write (bank.yaml + one YAML per question)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Bank name in bank.yaml (default: the directory's name)."),
+    llm: bool = typer.Option(False, "--llm", help="Ask the judge model for key points; only points grounded in the reference are kept."),
+    max_points: int = typer.Option(12, "--max-points", min=1, max=40, help="At most this many key points per question."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model for --llm; default $GRADER_MODEL."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for --llm."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model cache (--llm)."),
+) -> None:
+    """Build a bank of rubrics from a markdown question bank (review it, then 'grader rubric check')."""
+    import logging
+
+    from .bank_build import build_bank
+
+    logging.getLogger("langchain_text_splitters").setLevel(logging.ERROR)
+    llm_settings = None
+    if llm:
+        overrides = {"model": model, "base_url": base_url}
+        if no_cache:
+            overrides["use_cache"] = False
+        llm_settings = _settings(**overrides)
+        from .judge_client import check_config
+
+        _run(lambda: check_config(llm_settings))
+    report = _run(lambda: build_bank(bank_md, out, name=name, llm_settings=llm_settings, max_points=max_points))
+    for w in report.warnings:
+        typer.echo(f"grader: warning: {w}", err=True)
+    typer.echo(
+        f"wrote {len(report.written)} rubrics to {out}"
+        + (f"; skipped {len(report.skipped)} without a reference answer ({', '.join(report.skipped)})" if report.skipped else "")
+        + (f"; {report.llm_calls} model calls, {report.llm_dropped} ungrounded points dropped" if llm else ""),
+        err=True,
+    )
+
+
+@rubric_app.command("check")
+def rubric_check(
+    bank_dir: Path = typer.Argument(..., metavar="DIR", help="A bank directory (bank.yaml + question files)."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
+) -> None:
+    """Check a bank directory: schema, ids, weights, sources and keywords grounded in the reference."""
+    from .rubric_check import check_bank
+
+    if not bank_dir.is_dir():
+        _err(f"{bank_dir} is not a directory: pass a bank directory (bank.yaml + one YAML per question)")
+        raise typer.Exit(2)
+    report = check_bank(bank_dir)
+    for f in report.findings:
+        typer.echo(str(f), err=f.level == "error")
+    n_err, n_warn = len(report.errors), len(report.warnings)
+    typer.echo(f"{report.questions} questions, {report.points} key points: {n_err} errors, {n_warn} warnings", err=True)
+    if n_err or (strict and n_warn):
+        raise typer.Exit(1)
+
+
 @rubric_app.command("schema")
 def rubric_schema() -> None:
     """Print the JSON Schema of a question file (rubrics/question.schema.json is this output)."""

@@ -1,0 +1,145 @@
+"""How good are the rubrics `grader rubric build` makes? Measured on the seed bank against the
+curated rubrics of the bundled bank (rubrics/llm-interview).
+
+    python eval/rubric_quality.py            # builds eval/data/seed_bank.md offline into a temp dir
+    python eval/rubric_quality.py --bank DIR # measures an already built bank (e.g. one built with --llm)
+    python eval/rubric_quality.py --json
+
+1. Key-point recall: the share of curated key points that some built point covers. Only curated
+   points grounded in the reference count (their `source` is found in the reference answer after
+   normalisation); points the curators added beyond the reference (they carry a `reason`, no
+   source) cannot be found by a builder that is grounded in the reference, and are listed apart.
+   "Covers", reproducibly: both sources are located in the reference with tags and whitespace
+   removed (`_compact`), and the built point's span overlaps at least half of the curated
+   point's span. A second, looser figure counts a curated point as covered when at least half of
+   its content tokens (grader.text.tokens of its text and source) occur in one built point's text
+   and source.
+2. Agreement on the dev set (eval/data/dev.jsonl, fuzzy mode): Spearman, QWK and Pearson of the
+   built bank and of the curated bank with the human scores, on the same rows: the rows of the
+   questions the built bank has (question 16 has no reference answer, so it is not built).
+
+eval/data/seed_bank.md is a copy of the seed bank (source: hello-agents, named in the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from rapidfuzz import fuzz  # noqa: E402
+
+from grader.bank_build import build_bank  # noqa: E402
+from grader.banks import load_bank  # noqa: E402
+from grader.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.pipeline import Grader  # noqa: E402
+from grader.settings import Settings  # noqa: E402
+from grader.text import normalize, tokens  # noqa: E402
+
+SPAN_OVERLAP = 0.5
+TOKEN_OVERLAP = 0.5
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", normalize(re.sub(r"</?[a-zA-Z][^<>]{0,200}>", "", text)))
+
+
+def locate(source: str | None, ref_c: str) -> tuple[int, int] | None:
+    """Span of a source in the compacted reference (exact, else a fuzzy alignment >= 90)."""
+    if not source:
+        return None
+    s = _compact(source)
+    if not s:
+        return None
+    k = ref_c.find(s)
+    if k >= 0:
+        return k, k + len(s)
+    al = fuzz.partial_ratio_alignment(s, ref_c, score_cutoff=90)
+    return (al.dest_start, al.dest_end) if al else None
+
+
+def recall(built_dir: Path, curated: str = "llm-interview") -> dict:
+    cur, built = load_bank(curated), load_bank(built_dir)
+    rows, found_span, found_tok, total, extra = [], 0, 0, 0, 0
+    for qid, q in cur.questions.items():
+        if not q.reference_answer or qid not in built.questions:
+            continue
+        ref_c = _compact(q.reference_answer)
+        bpoints = built.questions[qid].rubric.points
+        bspans = [locate(p.source, ref_c) for p in bpoints]
+        btoks = [set(tokens(normalize(p.text + " " + (p.source or "")))) for p in bpoints]
+        q_found = q_total = 0
+        for p in q.rubric.points:
+            span = locate(p.source, ref_c)
+            if span is None:
+                extra += 1
+                continue
+            total += 1
+            q_total += 1
+            need = (span[1] - span[0]) * SPAN_OVERLAP
+            by_span = any(b and min(b[1], span[1]) - max(b[0], span[0]) >= need for b in bspans)
+            ptoks = set(tokens(normalize(p.text + " " + p.source)))
+            by_tok = bool(ptoks) and any(len(ptoks & bt) >= TOKEN_OVERLAP * len(ptoks) for bt in btoks)
+            found_span += by_span
+            found_tok += by_span or by_tok
+            q_found += by_span
+        rows.append({"question": qid, "curated": q_total, "found": q_found, "built_points": len(bpoints)})
+    return {
+        "curated_grounded_points": total,
+        "curated_points_beyond_reference": extra,
+        "recall_span": round(found_span / total, 3) if total else None,
+        "recall_span_or_tokens": round(found_tok / total, 3) if total else None,
+        "by_question": rows,
+    }
+
+
+def agreement(built_dir: Path) -> dict:
+    rows = [json.loads(line) for line in (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    built = load_bank(built_dir)
+    kept = [LabeledRow.model_validate(r) for r in rows if r["question_id"] in built.questions]
+    out = {"rows": len(kept), "rows_left_out": len(rows) - len(kept)}
+    for name, bank in (("built", str(built_dir)), ("curated", "llm-interview")):
+        res = evaluate(kept, Grader(Settings(mode="fuzzy"), bank=bank), "fuzzy")
+        out[name] = {k: res[k] for k in ("spearman", "qwk", "pearson", "mae")}
+    out["spearman_gap"] = round(out["curated"]["spearman"] - out["built"]["spearman"], 4)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bank", type=Path, help="an already built bank directory (default: build the seed bank offline)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bank_dir = args.bank
+        if bank_dir is None:
+            bank_dir = Path(tmp) / "seed-built"
+            build_bank(HERE / "data" / "seed_bank.md", bank_dir, name="seed-built")
+        res = {"recall": recall(bank_dir), "agreement": agreement(bank_dir)}
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    r, a = res["recall"], res["agreement"]
+    print(f"key-point recall (span overlap >= {SPAN_OVERLAP}): {r['recall_span']}  "
+          f"(span or tokens >= {TOKEN_OVERLAP}: {r['recall_span_or_tokens']})  "
+          f"over {r['curated_grounded_points']} curated points grounded in the reference "
+          f"({r['curated_points_beyond_reference']} curated points go beyond it and are not counted)")
+    for q in r["by_question"]:
+        print(f"  q{q['question']:>2}: {q['found']}/{q['curated']} curated points covered, {q['built_points']} built points")
+    print(f"dev agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
+    print("| rubrics | Spearman | QWK | Pearson | MAE |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in ("built", "curated"):
+        m = a[name]
+        print(f"| {name} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
+    print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

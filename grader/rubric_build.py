@@ -1,0 +1,609 @@
+"""Key points from a reference answer: the one mechanism behind `grader rubric build` and the
+rubrics built on the fly for ad-hoc references (`grader.adhoc`).
+
+reference --structure--> sections (headings: `#`, a line that is all `<strong>…</strong>` or
+`**…**`; each sub-question of the reference is one) --> units (paragraphs, list items with their
+bold lead "<strong>优点：</strong>", table rows; `<div>` / `$$` formula blocks stay with the unit
+before them) --langchain RecursiveCharacterTextSplitter (Chinese and English sentence
+separators)--> claims, each a verbatim span of the reference --> key points:
+
+- decoration is dropped ("思考方式：…", "介绍分几点…", a heading that restates the question,
+  lead-ins such as "具体可以从以下几个维度来看：");
+- the points of a section are its claims; when a rubric would have more than `max_points`, each
+  section keeps a share of the slots proportional to its claims and merges its neighbouring
+  claims (the merged point's source is the span from the first to the last: still verbatim);
+- keyword groups per point, most specific first: bold phrases and bold leads, English terms
+  ("Beam Search", "KV Cache"), Chinese content words (jieba, ranked by IDF and by how few units
+  of this reference use them). A term the reference gives in two languages ("键值缓存（KV Cache）",
+  "Greedy Search (贪心搜索)") is one group holding both;
+- weights from structure: every section (sub-question) weighs the same and its points share that
+  weight equally.
+
+The ad-hoc profile (`structured=False`) is the historical behaviour of `grader.adhoc`: clause-sized
+claims of the tag-stripped text, every claim a point of weight 1, single-word groups.
+
+jieba and langchain are imported on first use only, so the grading path never pays for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .models import KeyPoint, Rubric
+from .text import CJK_RE, EN_STOP, content_length, normalize
+
+# ---------------------------------------------------------------- shared vocabulary machinery
+
+# The ad-hoc profile (a reference given with an answer, no structure to lean on). Chosen on the
+# ADS and Mohler sets as global settings, see README "Agreement with human graders".
+CLAIM_CHARS = 100  # target size of a claim, in claim_length units (a Chinese character counts 3)
+MAX_GROUPS = 8  # keyword groups per claim
+ADHOC_PARTIAL_FROM = 0.2  # share of a claim's keywords that earns (that share of) credit
+ADHOC_FULL_MARKS_AT = 0.6  # share of the reference's claims that earns full marks
+
+_SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", "、", ", ", "：", ": ", " ", ""]
+_SENTENCE_SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", ""]
+_EN_TERM = re.compile(r"[a-z][a-z0-9+#.'-]*[a-z0-9+#]|[a-z]|\b[a-z]?\d+[a-z0-9()^*/.]*")
+ZH_STOPWORDS = frozenset(
+    """的 了 是 在 和 与 及 或 等 这 那 其 之 为 将 把 被 对 从 到 也 都 而 就 个 中 有 所以 可以 因为 如果 需要 进行
+    一个 一种 这个 那个 这样 通过 使用 以及 并且 或者 还是 但是 然而 因此 由于 对于 关于 其中 什么 如何 怎么 为什么
+    就是 只是 还有 可能 能够 已经 非常 比较 更加 一些 一般 时候 时 后 前 上 下 内 外 不 没有 会 能 要 让 使 得 着 过
+    它 它们 我们 他们 你 我 他 她 该 此 每 各 某 本 即 则 若 但 且 并 又 再 已 很 最 更 较 所 以 于 之后 之前 方面
+    这些 那些 这种 那种 这是 使得 具有 相比 相比于 所有 整个 同时 直接 当前 例如 比如 称为 同样 本身 然后 之间
+    一样 大大 通常 主要 不会 不同 变得 实现 方式 方法 问题 情况 时候 部分 作为 导致 目前 可能会 一次 每个""".split()
+)
+# Bold leads that only announce what follows ("原理：", "优点：").
+_GENERIC_LABELS = frozenset(
+    """原理 工作原理 优点 缺点 优势 劣势 定义 结构 核心作用 作用 适用场景 场景 具体任务 任务 原因 简介 说明 特点 特性
+    问题 解决方案 方案 总结 总结对比 结论 创新 核心价值 核心区别 核心机制 机制 关键特性 介绍 例子 举例 示例 应用
+    应用模型 应用代表 效果 主要用途 用途 理论基础 硬件层面 软件层面 为什么选用它 最擅长的任务类型 核心定位 核心思想
+    对比 区别 共同之处 不同之处 概念 含义 目的 思路 步骤 流程 方法""".split()
+)
+_DECORATION = re.compile(r"^\s*(?:[*\-]\s*)?(?:思考方式|思考方向|思考角度|介绍分几点|答题思路|回答思路|大白话)")
+_LEADIN_END = re.compile(r"[:：]\s*$")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
+_STRONG = re.compile(r"<(strong|b)>(.*?)</\1>|\*\*(.+?)\*\*", re.DOTALL)
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]{1,200}\$", re.DOTALL)
+_CODE = re.compile(r"`([^`\n]{1,80})`")
+
+
+def claim_length(text: str) -> int:
+    """Length in English-equivalent characters: a Chinese character says about as much as three."""
+    return len(text) + 2 * len(CJK_RE.findall(text))
+
+
+def _splitter(separators: list[str], size: int, length=len):
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        separators=separators, chunk_size=size, chunk_overlap=0, keep_separator="end", strip_whitespace=True,
+        length_function=length,
+    )
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+    import jieba.analyse
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    tfidf = jieba.analyse.default_tfidf
+    return jieba, tfidf.idf_freq, tfidf.median_idf
+
+
+def split_claims(reference: str) -> list[str]:
+    """The reference as a list of claim-sized pieces of its own text (tags removed)."""
+    text = _TAG.sub(" ", reference)
+    pieces = [p.strip(" \t,，、;；:：") for p in _splitter(_SEPARATORS, CLAIM_CHARS, claim_length).split_text(text)]
+    return [p for p in pieces if len(normalize(p)) >= 2]
+
+
+def scored_keywords(claim: str) -> dict[str, float]:
+    """Content words of a claim with a specificity score (English terms high, Chinese by IDF)."""
+    norm = normalize(claim)
+    scored: dict[str, float] = {}
+    for w in _EN_TERM.findall(norm):
+        w = w.strip(".'-")
+        if not w or w in EN_STOP or (len(w) < 2 and not w.isdigit()):
+            continue
+        scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
+    if CJK_RE.search(norm):
+        jieba, idf, median = _jieba()
+        for w in jieba.lcut(norm, HMM=False):  # its guesses at unknown words are mostly noise here
+            w = w.strip()
+            if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS:
+                continue
+            scored[w] = max(scored.get(w, 0.0), idf.get(w, median))
+    return scored
+
+
+def claim_keywords(claim: str) -> list[str]:
+    """Content words of a claim, most specific first."""
+    scored = scored_keywords(claim)
+    return sorted(scored, key=lambda k: -scored[k])
+
+
+def plain(text: str) -> str:
+    """Readable text of a span: tags and markdown emphasis removed, whitespace collapsed."""
+    s = _TAG.sub("", text)
+    s = re.sub(r"\*\*(.+?)\*\*", r"\1", s)
+    s = re.sub(r"^\s*(?:[*\-+]|\d{1,2}[.)、]|[a-z][.)])\s+", "", s, flags=re.M)
+    s = re.sub(r"\s+", " ", s).strip()
+    return s
+
+
+def slug(text: str, limit: int = 24) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", normalize(text).encode("ascii", "ignore").decode()).strip("-")
+    return s[:limit].strip("-")
+
+
+# ---------------------------------------------------------------- ad-hoc profile
+
+
+def _build_adhoc(reference: str) -> list[KeyPoint]:
+    points: list[KeyPoint] = []
+    for i, claim in enumerate(split_claims(reference)):
+        words = claim_keywords(claim)[:MAX_GROUPS]
+        if not words:
+            continue
+        points.append(KeyPoint(id=f"c{i + 1}", text=claim, weight=1.0, keywords=[[w] for w in words], source=claim))
+    return points
+
+
+# ---------------------------------------------------------------- structure
+
+
+@dataclass(slots=True)
+class Section:
+    title: str  # plain text of the heading ("" for text before the first heading)
+    start: int
+    units: list["Unit"] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Unit:
+    start: int  # span of the reference
+    end: int
+    kind: str  # "para" | "item" | "row"
+    depth: int  # indentation
+    label: str = ""  # the bold lead of a list item, plain text, without its colon
+    context: str = ""  # the label of the item it belongs to ("优点")
+
+
+@dataclass(slots=True)
+class Claim:
+    start: int
+    end: int
+    section: int
+    label: str
+    context: str
+    kind: str
+
+
+_LINE_HEADING = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*\s*$")
+_LINE_BOLD_ONLY = re.compile(r"^\s*(?:<(strong|b)>(.+?)</\1>|\*\*(.+?)\*\*)\s*[:：]?\s*$")
+_LINE_ITEM = re.compile(r"^(\s*)(?:[*\-+]|\d{1,2}[.)、]|[a-z][.)]|[（(]\d{1,2}[)）])\s+")
+_LINE_TABLE = re.compile(r"^\s*\|.*\|\s*$")
+_LINE_TABLE_SEP = re.compile(r"^\s*\|[\s:|-]+\|\s*$")
+_LINE_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
+_LEAD = re.compile(r"^\s*(?:<(strong|b)>(.{1,60}?)</\1>|\*\*(.{1,60}?)\*\*)\s*[:：]?\s*")
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((pos, line))
+        pos += len(line) + 1
+    return out
+
+
+def parse_structure(reference: str, question: str | None = None) -> list[Section]:
+    sections = [Section("", 0)]
+    lines = _lines(reference)
+    i = 0
+    block_end: str | None = None  # inside <div> ... </div> or $$ ... $$: the line that closes it
+    cur: Unit | None = None
+    stack: list[Unit] = []  # open list items, to find a child's context
+    qnorm = normalize(question or "")
+    while i < len(lines):
+        pos, line = lines[i]
+        stripped = line.strip()
+        i += 1
+        if block_end is not None:
+            if stripped.endswith(block_end):
+                block_end = None
+            continue  # a formula belongs to the unit before it; it is kept out of claims
+        if stripped.startswith("<div"):
+            block_end = None if "</div>" in stripped else "</div>"
+            continue
+        if stripped.startswith("$$"):
+            block_end = None if (len(stripped) > 4 and stripped.endswith("$$")) else "$$"
+            continue
+        if not stripped or _LINE_RULE.match(stripped) or _LINE_TABLE_SEP.match(stripped):
+            cur = None if not stripped or _LINE_RULE.match(stripped) else cur
+            continue
+        m = _LINE_HEADING.match(line) or _LINE_BOLD_ONLY.match(line)
+        if m:
+            title = plain(next(g for g in m.groups()[::-1] if g) if m.re is _LINE_BOLD_ONLY else m.group(1))
+            title = title.rstrip(":：").strip()
+            if qnorm and _restates(normalize(title), qnorm):
+                title = ""  # the answer's first line repeats the question
+            sections.append(Section(title, pos))
+            cur, stack = None, []
+            continue
+        if _LINE_TABLE.match(line):
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            header = i < len(lines) and _LINE_TABLE_SEP.match(lines[i][1].strip() or "x")
+            if not header and len(cells) >= 2 and plain(cells[0]):
+                sections[-1].units.append(Unit(pos + line.index(stripped), pos + len(line.rstrip()), "row", 0, plain(cells[0]).rstrip(":：")))
+            cur = None
+            continue
+        mi = _LINE_ITEM.match(line)
+        depth = len(line) - len(line.lstrip())
+        if mi or cur is None:
+            body_off = mi.end() if mi else depth
+            label = ""
+            ml = _LEAD.match(line[body_off:])
+            if ml:
+                label = plain(ml.group(2) or ml.group(3) or "").rstrip(":：").strip()
+            while stack and stack[-1].depth >= depth:
+                stack.pop()
+            context = stack[-1].label if stack else ""
+            unit = Unit(pos + body_off, pos + len(line.rstrip()), "item" if mi else "para", depth, label, context)
+            sections[-1].units.append(unit)
+            if mi:
+                stack.append(unit)
+            cur = unit
+        else:
+            cur.end = pos + len(line.rstrip())  # a paragraph over several lines
+    return [s for s in sections if s.units or s.title]
+
+
+def _restates(title_norm: str, question_norm: str) -> bool:
+    if not title_norm:
+        return False
+    from rapidfuzz import fuzz
+
+    return title_norm in question_norm or fuzz.ratio(title_norm, question_norm) >= 80
+
+
+# ---------------------------------------------------------------- claims and points
+
+
+@dataclass(slots=True)
+class Candidate:
+    start: int
+    end: int
+    section: int
+    label: str
+    context: str
+    kind: str
+    score: float = 0.0
+
+
+def _is_decoration(text: str) -> bool:
+    p = plain(text)
+    if _DECORATION.match(p):
+        return True
+    return bool(_LEADIN_END.search(p)) and content_length(normalize(p)) <= 16
+
+
+def candidates(reference: str, sections: list[Section], max_chars: int = 90) -> list[Candidate]:
+    out: list[Candidate] = []
+    # sentence and clause separators only: a space could fall inside a tag (<div align=...>)
+    split = _splitter(_SENTENCE_SEPARATORS[:-2], max_chars)
+    for si, sec in enumerate(sections):
+        for u in sec.units:
+            body = reference[u.start : u.end]
+            if _is_decoration(body):
+                continue
+            label_generic = not u.label or normalize(u.label) in _GENERIC_LABELS
+            content = _LEAD.sub("", body, count=1) if u.label else body
+            if content_length(normalize(plain(content))) < 3:
+                continue  # a bare lead ("<strong>优点：</strong>"): its children carry the content
+            if len(plain(body)) <= max_chars * 1.4:
+                pieces = [(u.start, u.end)]
+            else:
+                pieces, cursor = [], u.start
+                for chunk in split.split_text(body):
+                    k = reference.find(chunk, cursor, u.end)
+                    if k < 0:
+                        continue
+                    pieces.append((k, k + len(chunk)))
+                    cursor = k + len(chunk)
+            for k, (a, b) in enumerate(pieces):
+                text = reference[a:b]
+                if _is_decoration(text) or content_length(normalize(plain(text))) < 4:
+                    continue
+                out.append(Candidate(a, b, si, u.label if k == 0 and not label_generic else "", u.context, u.kind))
+    return out
+
+
+def _allot(counts: list[int], total: int) -> list[int]:
+    """Slots per section: proportional to its claims, at least one each, at most its claims."""
+    n = sum(counts)
+    if n <= total:
+        return counts[:]
+    slots = [1 if c else 0 for c in counts]
+    left = total - sum(slots)
+    while left > 0:
+        # the section whose share is the most below its claims' share gets the next slot
+        best = max((i for i, c in enumerate(counts) if slots[i] < c), key=lambda i: counts[i] / n * total - slots[i], default=None)
+        if best is None:
+            break
+        slots[best] += 1
+        left -= 1
+    return slots
+
+
+def _merge_to(cands: list[Candidate], slots: int) -> list[list[Candidate]]:
+    """Neighbouring claims merged until `slots` remain: the smallest pair first, claims under the
+    same bold lead or list item before others."""
+    groups = [[c] for c in cands]
+    while len(groups) > slots and len(groups) > 1:
+        def cost(i: int) -> float:
+            a, b = groups[i], groups[i + 1]
+            size = sum(c.end - c.start for c in a + b)
+            same = a[-1].context == b[0].context and a[-1].context != ""
+            return size * (0.6 if same else 1.0)
+
+        i = min(range(len(groups) - 1), key=cost)
+        groups[i : i + 2] = [groups[i] + groups[i + 1]]
+    return groups
+
+
+_PAIR_ZH_EN = re.compile(
+    r"([\u3400-\u9fff]{2,12})\s*[（(]\s*([A-Za-z][A-Za-z0-9 .+/#-]{1,60}?(?:\s*[,，/]\s*[A-Za-z][A-Za-z0-9 .+#-]{0,30})*)\s*[)）]"
+)
+_PAIR_EN_ZH = re.compile(r"((?:[A-Za-z][A-Za-z0-9.+#-]*\s?){1,4})\s*[（(]\s*([\u3400-\u9fff]{2,12})\s*[)）]")
+_ZH_CUT = re.compile(r".*[的与和是在将把对了为及或从由以其中称即叫作]")
+
+
+def glossary(reference: str) -> list[list[str]]:
+    """Terms the reference gives in two languages: [[中文, english, abbreviation], ...]."""
+    text = _TAG.sub("", reference)
+    groups: list[list[str]] = []
+    for m in _PAIR_ZH_EN.finditer(text):
+        zh = _trim_zh(m.group(1))
+        ens = [e.strip() for e in re.split(r"\s*[,，/]\s*", m.group(2)) if len(e.strip()) >= 2]
+        if len(zh) >= 2 and ens:
+            groups.append([zh, *ens])
+    for m in _PAIR_EN_ZH.finditer(text):
+        en = m.group(1).strip()
+        if len(en) >= 2 and normalize(en) not in EN_STOP:
+            groups.append([m.group(2), en])
+    merged: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for g in groups:
+        g = list(dict.fromkeys(a for a in g if a))
+        key = tuple(sorted(normalize(a) for a in g))
+        if key not in seen:
+            seen.add(key)
+            merged.append(g)
+    return merged
+
+
+def _trim_zh(run: str) -> str:
+    """The term at the end of a run of Chinese ("另一方面通过交叉注意力" -> "交叉注意力")."""
+    run = _ZH_CUT.sub("", run)
+    if len(run) <= 6:
+        return run
+    jieba = _jieba()[0]
+    words = jieba.lcut(run)
+    out = ""
+    for w in reversed(words):
+        if len(out) + len(w) > 6 or w in ZH_STOPWORDS or len(w) == 1 and out:
+            break
+        out = w + out
+    return out or words[-1]
+
+
+_EN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*(?:\s+[A-Za-z][A-Za-z0-9+#.\-]*){0,3}")
+
+
+def _english_terms(text: str) -> list[str]:
+    """Runs of English words in a span ("Beam Search", "KV Cache", "Top-K"), with their single words."""
+    out: list[str] = []
+    t = _MATH.sub(" ", _TAG.sub(" ", text))
+    for m in _EN_RUN.finditer(t):
+        run = m.group().strip(".-")
+        words = run.split()
+        keep = [w for w in words if normalize(w) not in EN_STOP]
+        if len(words) > 1 and len(keep) == len(words) and any(w[:1].isupper() for w in words):
+            out.append(run)
+        out.extend(w.strip(".-") for w in keep if len(w.strip(".-")) >= 2)
+    return out
+
+
+def _bold_phrases(text: str) -> list[str]:
+    out = []
+    for m in _STRONG.finditer(text):
+        p = plain(m.group(2) or m.group(3) or "").rstrip(":：").strip()
+        if "：" in p or ":" in p:
+            p = re.split(r"[:：]", p, maxsplit=1)[1].strip()
+        if p and normalize(p) not in _GENERIC_LABELS and content_length(normalize(p)) <= 8:
+            out.append(p)
+    return out
+
+
+class _Vocabulary:
+    """Specificity of words within one reference: IDF, lowered for words many units share."""
+
+    def __init__(self, reference: str, spans: list[tuple[int, int]]):
+        self.df: dict[str, int] = {}
+        for a, b in spans:
+            for w in _content_words(plain(reference[a:b]), []):
+                self.df[w] = self.df.get(w, 0) + 1
+        self.n = max(1, len(spans))
+
+    def rank(self, words: dict[str, float]) -> list[tuple[str, float]]:
+        out = []
+        for w, s in words.items():
+            df = self.df.get(w, 1)
+            out.append((w, s * (1.0 - 0.6 * math.log(df) / math.log(self.n + 1))))
+        return sorted(out, key=lambda kv: -kv[1])
+
+
+_JUNK = re.compile(r"^[对从向在以被把将于由]|[是指会为着了的]$")  # segmenter fragments ("项是", "对源")
+_KEEP_POS = ("n", "vn", "eng", "nz", "l", "i", "j")  # nouns, verbal nouns, English, idioms, terms
+
+
+@lru_cache(maxsize=1)
+def _posseg():
+    _jieba()
+    import jieba.posseg
+
+    return jieba.posseg
+
+
+def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
+    """Chinese and English content words of a span, scored by specificity; `phrases` (bold phrases,
+    bilingual terms) are kept whole by the segmenter."""
+    jieba, idf, median = _jieba()
+    for ph in phrases:
+        if CJK_RE.search(ph) and 2 <= len(ph) <= 8:
+            jieba.add_word(ph, freq=2000)  # builder only: the grading path never segments
+    norm = normalize(text)
+    scored: dict[str, float] = {}
+    for w in _EN_TERM.findall(norm):
+        w = w.strip(".'-")
+        if w and w not in EN_STOP and (len(w) >= 2 or w.isdigit()) and not re.fullmatch(r"[a-z]\d?|\d+", w):
+            scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
+    if CJK_RE.search(norm):
+        for tok in _posseg().lcut(norm):
+            w, flag = tok.word.strip(), tok.flag
+            if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS or w in _GENERIC_LABELS or _JUNK.search(w):
+                continue
+            base = idf.get(w, median)
+            if not flag.startswith(_KEEP_POS):
+                base *= 0.5  # verbs, adjectives, adverbs: kept only when nothing better is there
+            scored[w] = max(scored.get(w, 0.0), base)
+    return scored
+
+
+def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab: _Vocabulary, limit: int) -> list[list[str]]:
+    text = plain(span_text)
+    label = "；".join(labels)
+    norm = normalize(text + "；" + label)
+    bold = [lb for lb in labels if normalize(lb) not in _GENERIC_LABELS] + _bold_phrases(span_text)
+    phrases = bold + [a for g in gloss for a in g]
+    scored = _content_words(text + "；" + label, phrases)
+    for phrase in bold:  # a short bold phrase is a term of its own ("局部最优", "精确的0")
+        pn = normalize(phrase)
+        if 2 <= content_length(pn) <= 4 and pn in norm:
+            scored[pn] = max(scored.get(pn, 0.0), 12.0)
+        for w in _content_words(phrase, phrases):
+            if w in scored:
+                scored[w] += 3.0
+    for term in _english_terms(span_text):
+        t = normalize(term)
+        if " " in t or "-" in t:
+            scored[t] = max(scored.get(t, 0.0), 10.0 + len(t.split()))
+    ranked = vocab.rank(scored)
+    groups: list[list[str]] = []
+    used: set[str] = set()
+    for w, _ in ranked:
+        if len(groups) >= limit:
+            break
+        if w in used or any(w in u or u in w for u in used):
+            continue
+        group = [w]
+        for g in gloss:  # the two-language form of the term, when the reference gives one
+            forms = [normalize(a) for a in g]
+            if any(w == f or (len(w) >= 2 and w in f and f in norm) for f in forms):
+                group = list(dict.fromkeys(forms))
+                break
+        used.update(group)
+        groups.append(group)
+    return groups
+
+
+def _point_text(reference: str, group: list[Candidate], section_title: str) -> str:
+    parts = []
+    for c in group[: TEXT_CLAIMS or None]:
+        t = plain(reference[c.start : c.end]).rstrip("。.;；，,、:： ")
+        parts.append(t)
+    text = "；".join(parts)
+    ctx = group[0].context
+    if ctx and normalize(ctx) in _GENERIC_LABELS and normalize(ctx) not in normalize(text):
+        text = f"{ctx}：{text}"
+    head = re.split(r"[:：(（/]", section_title)[0].strip()
+    if PREFIX and head and len(head) <= 30 and normalize(head) not in _GENERIC_LABELS:
+        if normalize(head) not in normalize(text):
+            text = f"{head}：{text}"
+    return text
+
+
+POINT_GROUPS = 2  # keyword groups per point
+TEXT_CLAIMS = 0  # claims of a merged point kept in its text (0: all)
+PREFIX = True
+
+
+def build_points(reference: str, question: str | None = None, *, max_points: int = 12, max_groups: int | None = None) -> list[KeyPoint]:
+    """Key points of a (possibly structured) reference; each `source` is a verbatim span of it."""
+    sections = parse_structure(reference, question)
+    cands = candidates(reference, sections)
+    if sum(c.kind != "row" for c in cands) >= 5:
+        cands = [c for c in cands if c.kind != "row"]  # a summary table repeats the text above it
+    if not cands:
+        return []
+    by_section: dict[int, list[Candidate]] = {}
+    for c in cands:
+        by_section.setdefault(c.section, []).append(c)
+    order = sorted(by_section)
+    slots = _allot([len(by_section[s]) for s in order], max_points)
+    merged: list[tuple[int, list[Candidate]]] = []
+    for s, k in zip(order, slots):
+        for g in _merge_to(by_section[s], k):
+            merged.append((s, g))
+    gloss = glossary(reference)
+    vocab = _Vocabulary(reference, [(g[0].start, g[-1].end) for _, g in merged])
+    weight_of = {s: 1.0 / sum(1 for t, _ in merged if t == s) for s in order}
+    scale = len(merged) / len(order)  # mean weight 1 when sections are the same size
+    points: list[KeyPoint] = []
+    ids: set[str] = set()
+    for s, g in merged:
+        a, b = g[0].start, g[-1].end
+        src = reference[a:b].strip()
+        labels = [c.label for c in g if c.label]
+        groups = _groups_for(src, labels, gloss, vocab, max_groups or POINT_GROUPS)
+        if not groups:
+            continue
+        title = sections[s].title
+        base = slug(title.split("(")[0]) or slug(groups[0][-1]) or f"s{s}"
+        pid, n = base, 1
+        while pid in ids or not re.match(r"^[a-z0-9]", pid):
+            n += 1
+            pid = f"{base}-{n}" if re.match(r"^[a-z0-9]", base) else f"p{len(points) + n}"
+        ids.add(pid)
+        points.append(
+            KeyPoint(
+                id=pid,
+                text=_point_text(reference, g, title),
+                weight=round(weight_of[s] * scale, 2) or 0.01,
+                keywords=groups,
+                source=src,
+            )
+        )
+    return points
+
+
+def build_rubric(reference: str, question: str | None = None, *, structured: bool = True, max_points: int = 12) -> Rubric:
+    points = build_points(reference, question, max_points=max_points) if structured else _build_adhoc(reference)
+    if not points:
+        # A reference of one or two words ("O(n)") is its own single key point.
+        text = reference.strip()
+        points = [KeyPoint(id="c1", text=text, keywords=[[normalize(text)]], source=text)]
+    if structured:
+        return Rubric(points=points, notes="built from the reference answer by grader rubric build")
+    return Rubric(
+        points=points,
+        partial_from=ADHOC_PARTIAL_FROM,
+        full_marks_at=ADHOC_FULL_MARKS_AT,
+        notes="built on the fly from the reference answer",
+    )

@@ -1,0 +1,260 @@
+"""`grader rubric build` and `grader rubric check`: parsing banks, grounded key points, the
+built bank grading, file:line errors, and --llm against the scripted local server."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fake_llm_server import FakeLLM, ok
+from grader import judge_client
+from grader.bank_build import build_bank
+from grader.bankmd import parse_bank
+from grader.banks import load_bank
+from grader.cli import app
+from grader.errors import UsageError
+from grader.pipeline import Grader
+from grader.rubric_build import build_rubric, glossary
+from grader.rubric_check import check_bank
+from grader.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "eval" / "data" / "seed_bank.md"
+runner = CliRunner()
+
+PLAIN_MD = """# Networking basics
+
+## 1. What does TCP guarantee?
+
+TCP delivers a reliable, ordered byte stream. Lost segments are retransmitted after a timeout,
+and sequence numbers let the receiver reorder segments.
+
+- **Flow control**: the receiver advertises a window so the sender does not overwhelm it.
+- **Congestion control**: slow start and congestion avoidance adapt the sending rate.
+
+## 2. What is DNS?
+
+DNS maps host names to IP addresses through a hierarchy of name servers.
+"""
+
+QA_MD = """Q: 什么是过拟合？
+A: 过拟合是模型在训练集上表现很好、在测试集上表现差的现象。
+常见的缓解方法有正则化、早停和数据增强。
+
+Q3: What is gradient clipping?
+A: Gradient clipping rescales gradients whose norm exceeds a threshold, which prevents exploding gradients.
+
+Q: 这道题没有答案？
+"""
+
+
+@pytest.fixture(scope="module")
+def seed_bank(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("built") / "seed"
+    build_bank(SEED, out, name="seed")
+    return out
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_seed_format_keeps_ids_and_references_verbatim():
+    bank = parse_bank(SEED.read_text(encoding="utf-8"))
+    assert bank.layout == "numbered"
+    assert [q.id for q in bank.questions] == [str(i) for i in range(1, 17)]
+    assert sum(q.reference is not None for q in bank.questions) == 15
+    assert bank.questions[15].id == "16" and bank.questions[15].reference is None
+    assert "hello-agents" in (bank.source or "")
+    curated = load_bank("llm-interview")
+    for q in bank.questions:
+        assert q.question == curated.questions[q.id].question
+        assert q.reference == curated.questions[q.id].reference_answer  # the curated bank keeps them verbatim too
+
+
+def test_plain_markdown_headings():
+    bank = parse_bank(PLAIN_MD)
+    assert bank.layout == "headings" and bank.title == "Networking basics"
+    assert [(q.id, q.question) for q in bank.questions] == [("1", "What does TCP guarantee?"), ("2", "What is DNS?")]
+    assert bank.questions[0].reference.startswith("TCP delivers")
+    assert "Congestion control" in bank.questions[0].reference and "DNS" not in bank.questions[0].reference
+
+
+def test_qa_pairs():
+    bank = parse_bank(QA_MD)
+    assert bank.layout == "qa"
+    assert [q.id for q in bank.questions] == ["1", "3", "4"]
+    assert bank.questions[2].reference is None
+    assert bank.questions[0].reference.startswith("过拟合是") and "早停" in bank.questions[0].reference
+    assert bank.questions[1].reference.startswith("Gradient clipping")
+
+
+def test_duplicate_or_missing_questions_are_usage_errors():
+    with pytest.raises(UsageError, match="no questions found"):
+        parse_bank("just some prose\nwithout questions")
+    with pytest.raises(UsageError, match="also used on line"):
+        parse_bank("Q1: a?\nA: b\nQ1: c?\nA: d\n")
+
+
+# ---------------------------------------------------------------- key points
+
+
+def test_sources_are_verbatim_and_points_bounded(seed_bank):
+    built = load_bank(seed_bank)
+    assert sorted(built.questions, key=int) == [str(i) for i in range(1, 16)]  # 16 has no reference: skipped
+    for q in built.questions.values():
+        pts = q.rubric.points
+        assert 5 <= len(pts) <= 12, (q.id, len(pts))
+        for p in pts:
+            assert p.source and p.source in q.reference_answer, (q.id, p.id)
+            assert p.keywords and p.weight > 0
+            assert "思考方式" not in p.text
+
+
+def test_points_of_a_sub_question_share_its_weight(seed_bank):
+    q7 = load_bank(seed_bank).questions["7"]
+    by_section: dict[str, set[float]] = {}
+    for p in q7.rubric.points:
+        by_section.setdefault(re.sub(r"-\d+$", "", p.id), set()).add(p.weight)
+    assert all(len(ws) == 1 for ws in by_section.values()), by_section
+
+
+def test_bilingual_terms_are_one_group():
+    ref = "推理时使用键值缓存（KV Cache）。Greedy Search (贪心搜索) 每步选概率最高的词元。"
+    gl = [[a.lower() for a in g] for g in glossary(ref)]
+    assert ["键值缓存", "kv cache"] in gl and ["贪心搜索", "greedy search"] in gl
+    rubric = build_rubric(ref)
+    groups = [g for p in rubric.points for g in p.keywords]
+    assert any("kv cache" in g and "键值缓存" in g for g in groups), groups
+
+
+def test_built_bank_grades(seed_bank):
+    g = Grader(Settings(mode="fuzzy"), bank=str(seed_bank))
+    good = g.grade("3", "RoPE 把 Query 和 Key 向量按位置旋转，旋转后的点积只依赖相对位置 (m-n)，而且不引入额外可训练参数，外推能力较好。")
+    bad = g.grade("3", "不知道")
+    assert good.score > bad.score and good.bank == "seed"
+
+
+def test_cli_build_then_grade(tmp_path):
+    out = tmp_path / "net"
+    md = tmp_path / "net.md"
+    md.write_text(PLAIN_MD, encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "build", str(md), "--out", str(out), "--name", "net"])
+    assert r.exit_code == 0, r.output
+    assert (out / "bank.yaml").is_file() and (out / "q01.yaml").is_file()
+    r = runner.invoke(app, ["grade", "1", "TCP retransmits lost segments and uses sequence numbers to keep order.", "--bank", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["bank"] == "net"
+    qa = tmp_path / "qa.md"
+    qa.write_text(QA_MD, encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "build", str(qa), "--out", str(tmp_path / "qa")])
+    assert r.exit_code == 0 and "no reference answer" in r.output
+
+
+# ---------------------------------------------------------------- rubric check
+
+
+def test_check_passes_on_the_curated_and_the_built_bank(seed_bank):
+    for d in (ROOT / "rubrics" / "llm-interview", seed_bank):
+        r = runner.invoke(app, ["rubric", "check", str(d)])
+        assert r.exit_code == 0, r.output
+
+
+def test_check_errors_name_file_and_line(seed_bank, tmp_path):
+    d = tmp_path / "broken"
+    shutil.copytree(seed_bank, d)
+    text = (d / "q03.yaml").read_text(encoding="utf-8")
+    first_source = re.search(r"^    source: (?![|>]).*$", text, re.M)  # a one-line source
+    text = text[: first_source.start()] + "    source: 这句话参考答案里没有出现过" + text[first_source.end() :]
+    (d / "q03.yaml").write_text(text, encoding="utf-8")
+    line = text[: text.index("这句话参考答案里没有出现过")].count("\n") + 1
+    (d / "q04.yaml").write_text((d / "q04.yaml").read_text(encoding="utf-8").replace("weight:", "weight: -1 #", 1), encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "check", str(d)])
+    assert r.exit_code == 1
+    assert f"q03.yaml:{line}: error: point" in r.output and "source not found" in r.output
+    assert re.search(r"q04\.yaml:\d+: error: .*weight", r.output)
+    report = check_bank(d)
+    assert {f.path.name for f in report.errors} == {"q03.yaml", "q04.yaml"}
+
+
+def test_check_warns_on_ungrounded_keywords(seed_bank, tmp_path):
+    d = tmp_path / "warn"
+    shutil.copytree(seed_bank, d)
+    data = yaml.safe_load((d / "q01.yaml").read_text(encoding="utf-8"))
+    text = (d / "q01.yaml").read_text(encoding="utf-8")
+    first = data["rubric"]["points"][0]["keywords"][0]
+    text = text.replace(f"- [{', '.join(first)}]", "- [完全无关的词]", 1)
+    (d / "q01.yaml").write_text(text, encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "check", str(d)])
+    assert r.exit_code == 0 and "warning" in r.output and "完全无关的词" in r.output
+    assert runner.invoke(app, ["rubric", "check", str(d), "--strict"]).exit_code == 1
+    assert runner.invoke(app, ["rubric", "check", str(tmp_path / "nope")]).exit_code == 2
+
+
+# ---------------------------------------------------------------- --llm
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+            raise RuntimeError(f"a test tried to reach {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
+    yield
+    for client in judge_client._clients.values():
+        client.close()
+    judge_client._clients.clear()
+
+
+def test_llm_points_kept_only_when_grounded(offline, tmp_path):
+    md = tmp_path / "one.md"
+    md.write_text(PLAIN_MD, encoding="utf-8")
+    reply = {"points": [
+        {"id": "reliable", "text": "TCP delivers a reliable ordered byte stream", "weight": 3,
+         "source": "TCP delivers a reliable, ordered byte stream.", "keywords": [["reliable", "可靠"], ["ordered", "有序"]]},
+        {"id": "flow-control", "text": "The receiver window provides flow control", "weight": 2,
+         "source": "the receiver advertises a window so the sender does not overwhelm it", "keywords": [["flow control"], ["window"]]},
+        {"id": "invented", "text": "TCP uses a three-way handshake", "weight": 2,
+         "source": "TCP opens connections with a three-way handshake.", "keywords": [["handshake"]]},
+    ]}
+    dns = {"points": [{"id": "dns", "text": "DNS maps names to addresses", "source": "DNS maps host names to IP addresses",
+                       "keywords": [["dns"], ["ip address", "ip addresses"]], "weight": 2}]}
+    with FakeLLM() as server:
+        server.push(ok(json.dumps(reply)), ok(json.dumps(dns)))
+        settings = Settings(model="m", base_url=server.url, api_key="sk-test", use_cache=True,
+                            cache_path=tmp_path / "cache.sqlite3", timeout=5.0)
+        report = build_bank(md, tmp_path / "out", llm_settings=settings)
+        assert len(server.requests) == 2
+        body = server.bodies[0]
+        assert body["response_format"]["type"] == "json_schema"
+        assert "TCP delivers" in body["messages"][1]["content"]
+        # a second build is served from the cache: no call
+        report2 = build_bank(md, tmp_path / "out2", llm_settings=settings)
+        assert len(server.requests) == 2 and report2.llm_calls == 0
+    assert report.llm_dropped == 1 and any("invented" in w for w in report.warnings)
+    q1 = load_bank(tmp_path / "out").questions["1"]
+    assert [p.id for p in q1.rubric.points] == ["reliable", "flow-control"]
+    assert all(p.source in q1.reference_answer for p in q1.rubric.points)
+    assert check_bank(tmp_path / "out").errors == []
+
+
+def test_llm_failure_falls_back_to_the_offline_builder(offline, tmp_path):
+    md = tmp_path / "one.md"
+    md.write_text(PLAIN_MD, encoding="utf-8")
+    with FakeLLM() as server:
+        server.push(ok("no json here"), ok(json.dumps({"points": [{"text": "x", "source": "not in it", "keywords": [["x"]]}]})))
+        settings = Settings(model="m", base_url=server.url, api_key="sk-test", use_cache=False, timeout=5.0, max_retries=0)
+        report = build_bank(md, tmp_path / "out", llm_settings=settings)
+    assert any("built offline" in w for w in report.warnings)
+    assert len(load_bank(tmp_path / "out").questions) == 2
