@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .banks import load_bank
-from .errors import HistoryError
+from .errors import GraderError, HistoryError
 from .history import Attempt, AttemptPoint, History, save_fallback
 from .pipeline import Grader
 from .render import VERDICT_STYLE
@@ -272,7 +272,8 @@ class Session:
     def ask(self, pick: Pick, number: int) -> str:
         """Practise one question. Returns "next", "skip" or "quit"."""
         q = self.bank.questions[pick.question_id]
-        self.con.rule(f"Question {q.id} · {pick.reason}{' · ' + pick.detail if pick.detail else ''}", align="left")
+        why = {"due": pick.detail, "weakest": f"weakest ({pick.detail})", "chosen": "your choice"}.get(pick.reason, pick.reason)
+        self.con.rule(f"Question {q.id} · {why}", align="left")
         self.con.print(f"[bold]{escape(q.question)}[/]")
         self.con.print(f"[dim]{END_HELP} {SKIP_HELP}[/]")
         self.con.file.flush()
@@ -284,7 +285,13 @@ class Session:
             return "skip"
         if not text:
             self.con.print("[dim]Empty answer: recorded as not known.[/]")
-        result = self.grader.grade(q.id, text, mode=self.mode)
+        try:
+            result = self.grader.grade(q.id, text, mode=self.mode)
+        except GraderError as exc:  # e.g. the judge failed with no fallback: give the answer back
+            self.con.print(f"[bold red]Could not grade this answer:[/] {escape(str(exc))}")
+            self.con.print("[dim]Your answer, to copy:[/]")
+            self.con.print(text, markup=False, highlight=False)
+            return "skip"
         attempt = Attempt.from_result(result, text, datetime.now(timezone.utc))
         stored = self.store_new(attempt)
         self.graded += 1

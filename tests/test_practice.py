@@ -211,3 +211,60 @@ def test_grade_start_up_does_not_load_the_history():
             "r = CliRunner().invoke(app, ['grade', '3', 'RoPE 旋转 Query 和 Key']); assert r.exit_code == 0; "
             "assert 'sqlite3' not in sys.modules and 'grader.history' not in sys.modules and 'grader.practice' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_judge_grades_when_configured(hist, tmp_path, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_llm_server import FakeLLM, plausible_reply
+
+    from grader import judge_client
+
+    server = FakeLLM(default=plausible_reply).start()
+    try:
+        monkeypatch.setenv("GRADER_MODE", "llm")
+        monkeypatch.setenv("GRADER_MODEL", "judge-m")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache.sqlite3"))
+        r = run("practice", "-q", "4", input=ANSWER_4 + "\n.\nq\n")
+        assert r.exit_code == 0, r.output
+        assert "mode llm" in r.stdout and "judge judge-m" in r.stdout and "Score" in r.stdout
+        assert server.requests, "the judge was not called"
+        (a,) = json.loads(run("history", "--json").stdout)
+        assert a["mode"] == "llm" and {p["verdict"] for p in a["points"]} <= {"covered", "partial", "missing", "contradicted", "unscored"}
+    finally:
+        server.stop()
+        for client in judge_client._clients.values():
+            client.close()
+        judge_client._clients.clear()
+
+
+def test_a_grading_failure_gives_the_answer_back(hist, monkeypatch):
+    from grader.errors import JudgeError
+    from grader.pipeline import Grader
+
+    def boom(self, *a, **k):
+        raise JudgeError("the judge is down; try --mode fuzzy")
+
+    monkeypatch.setattr(Grader, "grade", boom)
+    r = run("practice", "-q", "4", input="我的答案不会丢\n.\n/quit\n")
+    assert r.exit_code == 0
+    assert "Could not grade this answer" in r.stdout and "我的答案不会丢" in r.stdout
+
+
+def test_a_locked_history_waits_then_keeps_the_attempt(hist, monkeypatch):
+    import sqlite3
+
+    History(hist).close()
+    monkeypatch.setenv("GRADER_HISTORY_TIMEOUT", "0.2")
+    other = sqlite3.connect(hist, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        r = run("practice", "-q", "4", input="MQA 共享 KV\n.\nq\n")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.exit_code == 1
+    assert "locked by another program" in r.stderr and "kept in" in r.stderr and "Score" in r.stdout
+    assert json.loads(fallback_path(hist).read_text(encoding="utf-8"))["answer"] == "MQA 共享 KV"
+    listed = run("history", "--json")  # the lock is gone: the kept attempt is imported
+    assert [a["answer"] for a in json.loads(listed.stdout)] == ["MQA 共享 KV"]
