@@ -269,7 +269,7 @@ class Session:
         if self.history is not None:
             self.con.print(f"[dim]History: {escape(str(self.db_path))}[/]")
 
-    def ask(self, pick: Pick, number: int) -> str:
+    def ask(self, pick: Pick) -> str:
         """Practise one question. Returns "next", "skip" or "quit"."""
         q = self.bank.questions[pick.question_id]
         why = {"due": pick.detail, "weakest": f"weakest ({pick.detail})", "chosen": "your choice"}.get(pick.reason, pick.reason)
@@ -369,7 +369,7 @@ class Session:
                     self.con.print("[green]You have practised every question of the bank in this session.[/]")
                 break
             number += 1
-            action = self.ask(pick, number)
+            action = self.ask(pick)
             done.add(pick.question_id)
             if action == "quit":
                 break
