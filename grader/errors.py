@@ -34,3 +34,19 @@ class JudgeError(GraderError):
     """The LLM judge could not produce a usable grade (network, server or model misbehaviour)."""
 
     status_code = 502
+
+
+class HistoryError(GraderError):
+    """The practice history database cannot be used (corrupt, newer schema, unwritable).
+
+    The message names the file and the fix; the attempt being made is never lost (see history.py).
+    """
+
+    usage = True
+    status_code = 500
+
+
+class HistoryLockedError(HistoryError):
+    """Another program holds the history database locked for longer than we wait."""
+
+    usage = False

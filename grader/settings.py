@@ -33,6 +33,8 @@ class Settings(BaseModel):
     use_cache: bool = True
     cache_path: Path | None = None
     data_dir: Path | None = None
+    history_path: Path | None = Field(default=None, description="Practice history database (GRADER_HISTORY).")
+    history_timeout: float = Field(default=3.0, description="Seconds to wait for a locked history database.")
     max_answer_chars: int = 20000
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
 
@@ -53,6 +55,10 @@ class Settings(BaseModel):
             values["cache_path"] = Path(env["GRADER_CACHE"])
         if env.get("GRADER_DATA_DIR"):
             values["data_dir"] = Path(env["GRADER_DATA_DIR"])
+        if env.get("GRADER_HISTORY"):
+            values["history_path"] = Path(env["GRADER_HISTORY"])
+        if env.get("GRADER_HISTORY_TIMEOUT"):
+            values["history_timeout"] = float(env["GRADER_HISTORY_TIMEOUT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)
         s.check_mode(s.mode)
@@ -69,3 +75,7 @@ class Settings(BaseModel):
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir or _user_dir("data")
+
+    def resolved_history_path(self) -> Path:
+        """The practice history: $GRADER_HISTORY, else history.sqlite3 in the data directory."""
+        return (self.history_path or self.resolved_data_dir() / "history.sqlite3").expanduser()

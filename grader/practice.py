@@ -1,0 +1,455 @@
+"""`grader practice` and `grader review`: an interactive session that reads plain lines.
+
+The session never puts the terminal in raw mode: it reads lines from stdin, so a person types at
+it and a script (or a test) drives it through a pipe the same way.
+
+    pick a question (schedule.pick_next: due reviews, then new ones, then the weakest)
+    -> show it, read a multi-line answer (a line ".", two empty lines, or Ctrl-D ends it)
+    -> grade it (the pipeline: offline fuzzy, or the judge when configured)
+    -> store the attempt at once (history.History; the fallback file when the database fails)
+    -> show the score, the answer with the evidence marked, covered and missed points, the reference
+    -> read corrections ("c 3", "m 2", "s 6") until Enter (next question) or "q" (quit)
+
+An empty answer is recorded as "did not know" (score 0): for spaced repetition that is the most
+useful attempt of all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .banks import load_bank
+from .errors import GraderError, HistoryError
+from .history import Attempt, AttemptPoint, History, save_fallback
+from .pipeline import Grader
+from .render import VERDICT_STYLE
+from .schedule import Pick, Progress, PointStat, due_questions, pick_next, review_of, reviews
+from .settings import Settings
+
+END_HELP = 'End your answer with a line holding only "." (or two empty lines, or Ctrl-D).'
+SKIP_HELP = "Type /skip to skip this question, /quit to stop."
+AGREE_HELP = (
+    "Disagree? [bold]c N[/] point N was covered · [bold]m N[/] point N was missed · "
+    "[bold]s X[/] your own score (0-10)\n[bold]Enter[/] next question · [bold]q[/] quit"
+)
+
+
+class Lines:
+    """Plain lines from a stream; None at end of input (Ctrl-D, or the end of a pipe)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def read(self) -> str | None:
+        line = self.stream.readline()
+        return None if line == "" else line.rstrip("\r\n")
+
+
+def read_answer(lines: Lines) -> tuple[str, str]:
+    """("answer", text) | ("skip", "") | ("quit", "") | ("eof", "") when input ends before any text."""
+    buf: list[str] = []
+    blanks = 0
+    while True:
+        line = lines.read()
+        if line is None:
+            text = "\n".join(buf).strip()
+            return ("answer", text) if text else ("eof", "")
+        cmd = line.strip()
+        if not any(b.strip() for b in buf) and cmd in ("/skip", "/quit"):
+            return cmd[1:], ""
+        if cmd == ".":
+            break
+        if cmd == "":
+            blanks += 1
+            if blanks >= 2:
+                break
+        else:
+            blanks = 0
+        buf.append(line)
+    return "answer", "\n".join(buf).strip()
+
+
+# ------------------------------------------------------------------ rendering (also `history show`)
+
+
+def locate(answer: str, evidence: str) -> tuple[int, int] | None:
+    """Where a quoted evidence span sits in the answer: exactly, ignoring case, or ignoring spacing."""
+    ev = evidence.strip()
+    if not ev:
+        return None
+    i = answer.find(ev)
+    if i >= 0:
+        return i, i + len(ev)
+    i = answer.casefold().find(ev.casefold())
+    if i >= 0 and len(answer.casefold()) == len(answer):
+        return i, i + len(ev)
+    parts = [re.escape(c) for c in re.sub(r"\s+", "", ev)]
+    if not parts or len(parts) > 2000:
+        return None
+    m = re.search(r"\s*".join(parts), answer, re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def marked_answer(answer: str, points: list[AttemptPoint]) -> Text:
+    """The answer with each credited point's evidence highlighted and tagged with its number."""
+    text = Text(answer)
+    tags: dict[int, list[int]] = {}
+    order = sorted(range(len(points)), key=lambda i: points[i].effective_verdict == "covered")  # covered wins
+    for i in order:
+        p = points[i]
+        if not p.evidence or p.effective_verdict not in ("covered", "partial"):
+            continue
+        span = locate(answer, p.evidence)
+        if span is None:
+            continue
+        text.stylize("bold green" if p.effective_verdict == "covered" else "yellow", *span)
+        tags.setdefault(span[1], []).append(i + 1)
+    for end in sorted(tags, reverse=True):
+        label = Text("[" + ",".join(str(n) for n in sorted(tags[end])) + "]", style="dim cyan")
+        text = Text.assemble(text[:end], label, text[end:])
+    return text
+
+
+def _clip(s: str, n: int = 140) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def print_points(con: Console, points: list[AttemptPoint]) -> None:
+    """Points grouped by verdict, numbered as in the rubric (the numbers the corrections use)."""
+    groups = [
+        ("Covered", ("covered",)),
+        ("Partly covered", ("partial",)),
+        ("Missed", ("missing", "contradicted")),
+        ("Not judged", ("unscored",)),
+    ]
+    for title, verdicts in groups:
+        rows = [(i, p) for i, p in enumerate(points, start=1) if p.effective_verdict in verdicts]
+        if not rows:
+            continue
+        con.print(f"[bold]{title}[/]")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", style="cyan", min_width=3)
+        grid.add_column(width=1)
+        grid.add_column(overflow="fold")
+        for i, p in rows:
+            mark, style = VERDICT_STYLE.get(p.effective_verdict, ("?", "dim"))
+            body = escape(p.text)
+            if p.learner_verdict and p.learner_verdict != p.verdict:
+                body += f" [dim](you: {p.learner_verdict}; grader: {p.verdict})[/]"
+            elif p.verdict == "contradicted":
+                body += " [magenta](your answer says the opposite)[/]"
+            if p.evidence and p.effective_verdict in ("covered", "partial"):
+                body += f"\n[dim]“{escape(_clip(p.evidence, 60))}”[/]"
+            grid.add_row(str(i), f"[{style}]{mark}[/]", body)
+        con.print(grid)
+
+
+def score_line(a: Attempt) -> str:
+    n = a.normalized
+    color = "green" if n >= 0.7 else "yellow" if n >= 0.4 else "red"
+    own = f"  [bold]your score {a.learner_score:g}[/] (grader {a.score:g})" if a.learner_score is not None else ""
+    flags = ("  flags: " + ", ".join(a.flags)) if a.flags else ""
+    return f"[bold {color}]Score {a.final_score:g} / {a.max_score:g}[/]{own}  [dim]mode {a.mode}{escape(flags)}[/]"
+
+
+def print_attempt(con: Console, a: Attempt, question: str | None = None) -> None:
+    """One stored attempt (`grader history show`)."""
+    when = a.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    con.print(f"[bold]Attempt #{a.id}[/]  {when}  question {a.question_id} ({a.bank}), rubric {a.rubric_version or '?'}")
+    if question:
+        con.print(escape(question))
+    con.print(score_line(a))
+    con.print(Panel(marked_answer(a.answer, a.points), title="answer", title_align="left", expand=True))
+    print_points(con, a.points)
+
+
+def reference_text(text: str) -> str:
+    """The reference answer as written (its layout kept), <strong> shown bold, other tags dropped."""
+    out = escape(text)
+    out = re.sub(r"<strong>(.*?)</strong>", r"[bold]\1[/bold]", out, flags=re.S)
+    out = re.sub(r"<br\s*/?>", "\n", out)
+    return re.sub(r"</?[a-zA-Z][^<>]{0,200}>", "", out)
+
+
+# ------------------------------------------------------------------ the session
+
+
+@dataclass
+class Session:
+    settings: Settings
+    con: Console
+    lines: Lines
+    bank_ref: str | None = None
+    mode: str | None = None
+    due_only: bool = False
+    today: date = field(default_factory=date.today)
+    history: History | None = None
+    history_error: HistoryError | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    graded: int = 0
+    unsaved: list[str] = field(default_factory=list)  # where attempts went when the database failed
+
+    def __post_init__(self) -> None:
+        self.grader = Grader(self.settings, bank=self.bank_ref)
+        self.bank = load_bank(self.bank_ref or self.settings.bank)
+        self.mode = self.mode or self.settings.mode
+        self.db_path = self.settings.resolved_history_path()
+
+    # -------------------------------------------------------------- history
+
+    def open_history(self) -> None:
+        """Open the database; when it cannot be used, warn and keep going (attempts go to the fallback file)."""
+        try:
+            self.history = History(self.db_path, timeout=self.settings.history_timeout)
+        except HistoryError as exc:
+            self.history_error = exc
+            self.con.print(f"[bold red]History unavailable:[/] {escape(str(exc))}")
+            self.con.print(f"[red]Your answers will be kept in {escape(str(self.db_path))}.unsaved.jsonl instead.[/]")
+            return
+        if self.history.imported:
+            self.con.print(f"[dim]Imported {self.history.imported} attempts saved while the history was unavailable.[/]")
+        self.attempts = self.history.all(bank=self.bank.name)
+
+    def close(self) -> None:
+        if self.history is not None:
+            self.history.close()
+
+    def _db_failed(self, exc: HistoryError) -> None:
+        self.history_error = exc
+        self.con.print(f"[bold red]Could not save to the history:[/] {escape(str(exc))}")
+        if self.history is not None:
+            self.history.close()
+            self.history = None
+
+    def store_new(self, attempt: Attempt) -> bool:
+        """Store an attempt right after grading; False when it must go to the fallback file."""
+        if self.history is None:
+            return False
+        try:
+            self.history.add(attempt)
+            return True
+        except HistoryError as exc:
+            self._db_failed(exc)
+            return False
+
+    def store_final(self, attempt: Attempt, stored: bool) -> None:
+        """After the corrections: update the stored attempt, or keep it in the fallback file."""
+        if stored and self.history is not None:
+            if not attempt.corrected:
+                return
+            try:
+                self.history.save_corrections(attempt)
+                return
+            except HistoryError as exc:
+                self._db_failed(exc)
+        where = save_fallback(self.db_path, attempt)
+        self.unsaved.append(where)
+        self.con.print(f"[yellow]Attempt kept in {escape(where)}; it is imported into the history once the database works.[/]")
+
+    # -------------------------------------------------------------- one question
+
+    def header(self) -> None:
+        judge = f", judge {self.settings.model}" if self.mode in ("llm", "hybrid") and self.settings.model else ""
+        offline = " (offline)" if self.mode in ("keyword", "fuzzy") else ""
+        kind = "Review" if self.due_only else "Practice"
+        self.con.print(
+            f"[bold]{kind}[/] · {escape(self.bank.info.title)} ({self.bank.name}, {len(self.bank.questions)} questions)"
+            f" · mode {self.mode}{offline}{escape(judge)}"
+        )
+        if self.history is not None:
+            self.con.print(f"[dim]History: {escape(str(self.db_path))}[/]")
+
+    def ask(self, pick: Pick) -> str:
+        """Practise one question. Returns "next", "skip" or "quit"."""
+        q = self.bank.questions[pick.question_id]
+        why = {"due": pick.detail, "weakest": f"weakest ({pick.detail})", "chosen": "your choice"}.get(pick.reason, pick.reason)
+        self.con.rule(f"Question {q.id} · {why}", align="left")
+        self.con.print(f"[bold]{escape(q.question)}[/]")
+        self.con.print(f"[dim]{END_HELP} {SKIP_HELP}[/]")
+        self.con.file.flush()
+        kind, text = read_answer(self.lines)
+        if kind in ("quit", "eof"):
+            return "quit"
+        if kind == "skip":
+            self.con.print("[dim]Skipped.[/]")
+            return "skip"
+        if not text:
+            self.con.print("[dim]Empty answer: recorded as not known.[/]")
+        try:
+            result = self.grader.grade(q.id, text, mode=self.mode)
+        except GraderError as exc:  # e.g. the judge failed with no fallback: give the answer back
+            self.con.print(f"[bold red]Could not grade this answer:[/] {escape(str(exc))}")
+            self.con.print("[dim]Your answer, to copy:[/]")
+            self.con.print(text, markup=False, highlight=False)
+            return "skip"
+        attempt = Attempt.from_result(result, text, datetime.now(timezone.utc))
+        stored = self.store_new(attempt)
+        self.graded += 1
+        action = "quit"
+        try:
+            self.show(attempt, q, result.feedback)
+            action = self.disagree(attempt)
+        finally:  # an interrupted correction still keeps the attempt
+            self.store_final(attempt, stored)
+            self.attempts.append(attempt)
+        r = review_of([a for a in self.attempts if a.question_id == q.id])
+        if r.due is not None:
+            days = (r.due - self.today).days
+            when = "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
+            saved = f"Saved as attempt #{attempt.id}. " if stored and attempt.id else ""
+            self.con.print(f"[dim]{saved}Next review of question {q.id}: {r.due.isoformat()} ({when}).[/]")
+        return action
+
+    def show(self, a: Attempt, q, feedback: str) -> None:
+        self.con.print(score_line(a))
+        self.con.print(Panel(marked_answer(a.answer, a.points), title="your answer (evidence marked [N])", title_align="left"))
+        print_points(self.con, a.points)
+        if feedback:
+            self.con.print(f"[bold]Feedback:[/] {escape(feedback)}")
+        if q.reference_answer:
+            self.con.print(Panel(reference_text(q.reference_answer), title="reference answer", title_align="left"))
+        else:
+            self.con.print("[dim]This question has no reference answer: the key points above are what it asks for.[/]")
+
+    def disagree(self, a: Attempt) -> str:
+        self.con.print(AGREE_HELP)
+        while True:
+            self.con.print("> ", end="")
+            self.con.file.flush()
+            line = self.lines.read()
+            if line is None:
+                self.con.print()
+                return "quit"
+            cmd = line.strip()
+            if cmd.lower() in ("", "n", "next"):
+                return "next"
+            if cmd.lower() in ("q", "quit", "/quit", "exit"):
+                return "quit"
+            try:
+                self.con.print(apply_command(a, cmd))
+            except (ValueError, HistoryError) as exc:
+                self.con.print(f"[red]{escape(str(exc))}[/]")
+
+    def due_now(self) -> list:
+        return due_questions(self.attempts, self.today, self.bank.name)
+
+    def nothing_due_message(self) -> str:
+        upcoming = sorted((r.due, k[1]) for k, r in reviews(self.attempts).items() if r.due is not None)
+        if not upcoming:
+            return f"Nothing is due for review in {self.bank.name}: no question practised yet. Start with: grader practice"
+        d, qid = upcoming[0]
+        return f"Nothing is due for review in {self.bank.name}. Next: question {qid} on {d.isoformat()}."
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self, first: str | None = None) -> int:
+        """Run until the learner quits or nothing is left; returns the number of graded answers."""
+        self.header()
+        done: set[str] = set()
+        number = 0
+        while True:
+            if first is not None:
+                pick, first = Pick(first, "chosen", ""), None
+            else:
+                pick = pick_next(self.bank.name, list(self.bank.questions), self.attempts, self.today, done, self.due_only)
+            if pick is None:
+                if self.due_only:
+                    self.con.print("[green]Nothing more is due for review.[/]" if number else "Nothing is due for review.")
+                else:
+                    self.con.print("[green]You have practised every question of the bank in this session.[/]")
+                break
+            number += 1
+            action = self.ask(pick)
+            done.add(pick.question_id)
+            if action == "quit":
+                break
+        self.con.print(f"[bold]Session over:[/] {self.graded} answer{'s' if self.graded != 1 else ''} graded.")
+        return self.graded
+
+
+_CMD = re.compile(r"^(c|covered|m|missed|missing|s|score)\s*[:=]?\s*(.+)$", re.IGNORECASE)
+
+
+def apply_command(a: Attempt, cmd: str) -> str:
+    """Apply one correction typed by the learner; returns the confirmation to print."""
+    m = _CMD.match(cmd)
+    if not m:
+        raise ValueError(f"unknown command {cmd!r}: use c N, m N, s X, Enter or q")
+    verb, arg = m.group(1).lower()[0], m.group(2).strip()
+    if verb == "s":
+        try:
+            score = float(arg.replace(",", "."))
+        except ValueError:
+            raise ValueError(f"{arg!r} is not a score: type e.g. s 6.5") from None
+        a.correct(score=score)
+        return f"Your score: {score:g} / {a.max_score:g} (the grader gave {a.score:g})."
+    verdict = "covered" if verb == "c" else "missing"
+    numbers = []
+    for tok in re.split(r"[\s,]+", arg):
+        if not tok.isdigit() or not 1 <= int(tok) <= len(a.points):
+            raise ValueError(f"{tok!r} is not a point number: use 1-{len(a.points)}")
+        numbers.append(int(tok))
+    a.correct({a.points[n - 1].id: verdict for n in numbers})  # type: ignore[misc]
+    label = "covered" if verdict == "covered" else "missed"
+    return "Marked " + ", ".join(f"point {n}" for n in numbers) + f" as {label}."
+
+
+# ------------------------------------------------------------------ `grader history` and `grader stats`
+
+
+def print_attempts(con: Console, attempts: list[Attempt], path) -> None:
+    if not attempts:
+        con.print(f"No attempts yet in {escape(str(path))}. Start with: grader practice")
+        return
+    banks = len({a.bank for a in attempts}) > 1
+    table = Table(show_header=True, header_style="bold", expand=True)
+    cols = ["id", "when", "question"] + (["bank"] if banks else []) + ["mode", "score", "missed", "answer"]
+    for col in cols:
+        right = col in ("id", "score", "missed")
+        table.add_column(col, justify="right" if right else "left", no_wrap=True, overflow="ellipsis",
+                         ratio=1 if col == "answer" else None)
+    for a in attempts:
+        score = f"{a.final_score:g}" + ("*" if a.learner_score is not None else "")
+        row = [str(a.id), a.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), a.question_id]
+        row += ([a.bank] if banks else []) + [a.mode, score, str(sum(p.missed for p in a.points)), escape(_clip(a.answer, 200))]
+        table.add_row(*row)
+    con.print(table)
+    if any(a.learner_score is not None for a in attempts):
+        con.print("[dim]* your own score. grader history show ID shows one attempt.[/]")
+    else:
+        con.print("[dim]grader history show ID shows one attempt.[/]")
+
+
+def print_stats(con: Console, n: int, weak: list[PointStat], prog: list[Progress], today: date) -> None:
+    if not n:
+        con.print("No attempts yet. Start with: grader practice")
+        return
+    con.print(f"[bold]{n} attempt{'s' if n != 1 else ''}[/] on {len(prog)} question{'s' if len(prog) != 1 else ''}")
+    t = Table(title="Weakest key points", title_justify="left", show_header=True, header_style="bold")
+    for col in ("question", "key point", "miss rate", "attempts", "✔", "◐", "✘"):
+        t.add_column(col, justify="left" if col in ("question", "key point") else "right",
+                     overflow="fold", max_width=44 if col == "key point" else None)
+    for w in weak:
+        t.add_row(f"{w.question_id}", escape(_clip(w.text, 80)), f"{w.miss_rate:.0%}", str(w.attempts),
+                  str(w.covered), str(w.partial), str(w.missed))
+    con.print(t)
+    t = Table(title="Progress per question", title_justify="left", show_header=True, header_style="bold")
+    for col in ("question", "attempts", "best", "last", "next review"):
+        t.add_column(col, justify="left" if col in ("question", "next review") else "right")
+    for p in prog:
+        when = "[bold red]due now[/]" if p.due else p.next_due.isoformat()
+        t.add_row(f"{p.question_id} ({p.bank})", str(p.attempts), f"{p.best:g}", f"{p.last:g}", when)
+    con.print(t)
+    due = sum(p.due for p in prog)
+    if due:
+        con.print(f"{due} question{'s are' if due > 1 else ' is'} due: grader review")
