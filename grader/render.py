@@ -23,33 +23,32 @@ def _clip(text: str, n: int = 160) -> str:
 
 
 def print_result(con: Console, r: GradeResult) -> None:
+    """Score, then each key point on its own line with its evidence under it, then what is missing.
+    Plain lines rather than a table: readable in a narrow terminal and cheap to render."""
     where = f"question {r.question_id} ({r.bank})" if r.question_id and r.bank else "ad-hoc reference"
     color = "green" if r.normalized >= 0.7 else "yellow" if r.normalized >= 0.4 else "red"
-    con.print(f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {r.mode}, coverage {r.coverage:.0%}")
+    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {r.mode}, coverage {r.coverage:.0%}"]
     if r.flags:
-        con.print("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
-    table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
-    table.add_column("", width=2)
-    table.add_column("key point", overflow="fold", max_width=48)
-    table.add_column("w", justify="right")
-    table.add_column("credit", justify="right")
-    table.add_column("evidence / reason", overflow="fold", max_width=60)
+        lines.append("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
+    lines.append("")
     for p in r.points:
         mark, style = VERDICT_STYLE[p.verdict]
-        note = f"“{_clip(p.evidence)}”" if p.evidence else ""
+        lines.append(f"[{style}]{mark} {p.verdict:<12}[/] {p.credit:4.2f} x {p.weight:g}  {escape(p.text)}")
+        if p.evidence:
+            lines.append(f"      [dim]“{escape(_clip(p.evidence))}”[/]")
         if p.reason:
-            note = (note + " " if note else "") + f"[dim]({escape(p.reason)})[/]"
-        table.add_row(f"[{style}]{mark}[/]", escape(p.text), f"{p.weight:g}", f"{p.credit:.2f}", note if p.reason else escape(note))
-    con.print(table)
+            lines.append(f"      [dim]({escape(p.reason)})[/]")
     if r.missing_points:
-        con.print("[bold]Missing:[/]")
-        for m in r.missing_points:
-            con.print(f"  [red]-[/] {escape(m)}")
+        lines.append("")
+        lines.append("[bold]Missing:[/]")
+        lines.extend(f"  [red]-[/] {escape(m)}" for m in r.missing_points)
     if r.feedback:
-        con.print(f"[bold]Feedback:[/] {escape(r.feedback)}")
+        lines.append("")
+        lines.append(f"[bold]Feedback:[/] {escape(r.feedback)}")
     u = r.usage
     if u.llm_calls or u.cache_hits:
-        con.print(f"[dim]LLM calls {u.llm_calls}, tokens {u.prompt_tokens}+{u.completion_tokens}, cache hits {u.cache_hits}[/]")
+        lines.append(f"[dim]LLM calls {u.llm_calls}, tokens {u.prompt_tokens}+{u.completion_tokens}, cache hits {u.cache_hits}[/]")
+    con.print("\n".join(lines))
 
 
 def print_rubric(con: Console, q: Question, bank: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..models import Rubric
 from ..text import _CJK as _CJK_RANGE
@@ -119,24 +118,54 @@ def alias_regex(alias_norm: str, left_boundary: bool = True) -> str:
     return body
 
 
-@dataclass(slots=True, frozen=True)
 class AliasProbe:
-    """One alias, ready to search: a literal it must contain, its pattern, its left word edge."""
+    """One alias, ready to search: a literal any match must contain (a cheap pre-check), and
+    its pattern, compiled on first use: most aliases of a rubric never occur in a given answer,
+    and compiling them all would cost more than grading."""
 
-    piece: str
-    regex: re.Pattern
-    word_start: bool  # starts with an English letter or digit: must not follow one
+    __slots__ = ("alias", "piece", "word_start", "_rx")
+
+    def __init__(self, alias_norm: str):
+        self.alias = alias_norm
+        self.piece = _piece(alias_norm)
+        self.word_start = alias_norm[:1].isascii() and alias_norm[:1].isalnum()  # must not follow a letter
+        self._rx: re.Pattern | None = None
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each occurrence of the alias in normalised text (callers check
+        `piece in text` first: most aliases are absent and cost only that check)."""
+        if self._rx is None:
+            self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
+        out = []
+        for m in self._rx.finditer(text):
+            start = m.start()
+            if self.word_start and start and text[start - 1] in _ALNUM:
+                continue
+            out.append((start, m.end()))
+        return out
+
+
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @dataclass(slots=True)
 class CompiledGroup:
-    aliases: tuple[str, ...]  # normalised
-    regex: re.Pattern
+    aliases: tuple[str, ...]  # normalised, longest first
     polarity: str  # "pos": the claim states it; "neg": the claim negates it; "any": cannot tell
-    probes: tuple[AliasProbe, ...]  # per alias: searched only when its literal piece is present
+    probes: tuple[AliasProbe, ...]
     fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
     fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
     fuzzy_cjk_bigrams: tuple[frozenset[str], ...]  # their bigrams, to skip hopeless alignments
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Occurrences of any alias of the group, in text order."""
+        out: list[tuple[int, int]] = []
+        for probe in self.probes:
+            if probe.piece in text:
+                out.extend(probe.spans(text))
+        if len(out) > 1:
+            out.sort()
+        return out
 
 
 @dataclass(slots=True)
@@ -151,7 +180,6 @@ class CompiledPoint:
 @dataclass(slots=True)
 class CompiledRubric:
     points: tuple[CompiledPoint, ...]
-    all_aliases: re.Pattern | None  # every alias of the rubric, to measure what is left around terms
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
     version: str  # the rubric's content hash
     partial_from: float = 0.5  # share of a point's groups that earns partial credit
@@ -172,14 +200,14 @@ def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) 
 
 
 def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
-    norms = sorted({normalize(a) for a in aliases if normalize(a)}, key=len, reverse=True)
+    norms = sorted({n for n in (normalize(a) for a in aliases) if n}, key=len, reverse=True)
     if not norms:
         return None
-    regex = re.compile("|".join(alias_regex(a) for a in norms))
-    m = regex.search(point_norm)
-    if m is None or not clause_negated(point_norm, m.start(), m.end()):
+    probes = tuple(AliasProbe(a) for a in norms)
+    first = min((sp for probe in probes if probe.piece in point_norm for sp in probe.spans(point_norm)), default=None)
+    if first is None or not clause_negated(point_norm, *first):
         polarity = "pos"
-    elif negated_before(point_norm, m.start()):
+    elif negated_before(point_norm, first[0]):
         polarity = "neg"
     else:
         polarity = "any"
@@ -188,11 +216,7 @@ def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     fuzzy_words = tuple(sorted(a for a in squashed if a.isalpha() and len(a) >= 5))
     fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
     bigrams = tuple(frozenset(tokens(a)) for a in fuzzy_cjk)
-    probes = tuple(
-        AliasProbe(_piece(a), re.compile(alias_regex(a, left_boundary=False)), a[:1].isascii() and a[:1].isalnum())
-        for a in norms
-    )
-    return CompiledGroup(tuple(norms), regex, polarity, probes, fuzzy_words, fuzzy_cjk, bigrams)
+    return CompiledGroup(tuple(norms), polarity, probes, fuzzy_words, fuzzy_cjk, bigrams)
 
 
 _RUNS = re.compile(f"[{_CJK_RANGE}]+|[^{_CJK_RANGE}\\s_-]+")
@@ -206,45 +230,34 @@ def _piece(alias_norm: str) -> str:
     return max(runs, key=len) if runs else base
 
 
-@lru_cache(maxsize=256)
-def _compile(rubric_json: str, context: str) -> CompiledRubric:
-    rubric = Rubric.model_validate_json(rubric_json)
+def _compile(rubric: Rubric, context: str) -> CompiledRubric:
     points = []
-    every_alias: set[str] = set()
     vocab: set[str] = set(tokens(normalize(context)))
     for p in rubric.points:
         pnorm = normalize(p.text)
-        groups = []
-        for g in p.keywords:
-            cg = _compile_group(g, pnorm)
-            if cg:
-                groups.append(cg)
-                every_alias.update(cg.aliases)
-                for a in cg.aliases:
-                    vocab.update(tokens(a))
+        groups = [cg for cg in (_compile_group(g, pnorm) for g in p.keywords) if cg]
+        for cg in groups:
+            for a in cg.aliases:
+                vocab.update(tokens(a))
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
         points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks))
-    all_re = (
-        re.compile("|".join(alias_regex(a) for a in sorted(every_alias, key=len, reverse=True)))
-        if every_alias
-        else None
-    )
-    return CompiledRubric(tuple(points), all_re, frozenset(vocab), rubric.version, rubric.partial_from)
+    return CompiledRubric(tuple(points), frozenset(vocab), rubric.version, rubric.partial_from)
+
+
+_CACHE_SIZE = 1024
+# rubric object id -> (the rubric, its context, compiled). Banks and ad-hoc rubrics are cached
+# objects, so identity finds them without serialising; the rubric is kept so its id stays unique.
+_by_object: dict[int, tuple[Rubric, str, CompiledRubric]] = {}
 
 
 def compile_rubric(rubric: Rubric, context: str = "") -> CompiledRubric:
-    """Compile (cached by content). `context` is the question and reference text: the topic."""
-    key = (id(rubric), context)
-    hit = _by_object.get(key)
-    if hit is not None and hit[0] is rubric:
-        return hit[1]
-    compiled = _compile(rubric.model_dump_json(), context)
-    if len(_by_object) > 1024:
-        _by_object.clear()
-    _by_object[key] = (rubric, compiled)
+    """Compile once per rubric object. `context` is the question and reference text: the topic."""
+    hit = _by_object.get(id(rubric))
+    if hit is not None and hit[0] is rubric and hit[1] == context:
+        return hit[2]
+    compiled = _compile(rubric, context)
+    if len(_by_object) >= _CACHE_SIZE:
+        _by_object.pop(next(iter(_by_object)))
+    _by_object[id(rubric)] = (rubric, context, compiled)
     return compiled
-
-
-# Loaded rubrics are cached objects: skip serialising them to find their compiled form.
-_by_object: dict[tuple[int, str], tuple[Rubric, CompiledRubric]] = {}

@@ -36,7 +36,6 @@ BARE_LEFT = 2  # content units left in a clause once the rubric's terms are remo
 PARA_LOW, PARA_HIGH = 0.35, 0.8
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @dataclass(slots=True)
@@ -131,20 +130,13 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool) -> dict[int
 
 def _exact_hits(group: CompiledGroup, view: AnswerView) -> dict[int, tuple[int, bool]]:
     hits: dict[int, tuple[int, bool]] = {}
-    joined = view.joined
-    for probe in group.probes:
-        if probe.piece not in joined:
+    for start, end in group.spans(view.joined):
+        j = view.seg_of(start)
+        if hits.get(j, (NONE,))[0] == SAME:
             continue
-        for m in probe.regex.finditer(joined):
-            start = m.start()
-            if probe.word_start and start and joined[start - 1] in _ALNUM:
-                continue
-            j = view.seg_of(start)
-            if hits.get(j, (NONE,))[0] == SAME:
-                continue
-            off = view.starts[j]
-            st = SAME if occurrence_matches(group, view.segs[j].norm, start - off, m.end() - off) else OPPOSITE
-            hits[j] = (max(st, hits.get(j, (NONE,))[0]), False)
+        off = view.starts[j]
+        st = SAME if occurrence_matches(group, view.segs[j].norm, start - off, end - off) else OPPOSITE
+        hits[j] = (max(st, hits.get(j, (NONE,))[0]), False)
     return hits
 
 
@@ -302,12 +294,13 @@ def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: lis
         hit_clauses = 0
         for j in m.hit_segments:
             for c in clauses(prepared.segments[j].norm):
-                left, hit = c, False
-                for g in point.groups:
-                    left, n = g.regex.subn(" ", left)
-                    hit |= n > 0
-                if not hit:
+                spans = [sp for g in point.groups for sp in g.spans(c)]
+                if not spans:
                     continue
+                keep = [True] * len(c)
+                for a, b in spans:
+                    keep[a:b] = [False] * (b - a)
+                left = "".join(ch if k else " " for ch, k in zip(c, keep))
                 if content_length(left) > BARE_LEFT:
                     break
                 hit_clauses += 1
