@@ -290,8 +290,11 @@ def _item(rid: str, row: Row) -> Item:
     return (rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question)
 
 
-def _grade_item(grader: Grader, item: Item, mode: str) -> tuple[bytes, bool]:
-    """(OUT line, whether it is an error line)."""
+def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, bool]:
+    """(OUT line, whether it is an error line). A bytes item is an unusable row's error line, passed
+    along so that OUT keeps INPUT's order."""
+    if isinstance(item, bytes):
+        return item, True
     rid, qid, bank, answer, ref, question = item
     try:
         if ref:
@@ -470,7 +473,7 @@ def run_batch(
                 summary.skipped += 1
                 continue
             if isinstance(row, RowError):
-                emit(error_line(rid, row.type, row.message), True)
+                yield error_line(rid, row.type, row.message)
                 continue
             yield _item(rid, row)
 
@@ -548,7 +551,9 @@ async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, con
     settings = grader.settings
     client = JudgeClient(settings)  # raises JudgeConfigError (no model / key) before any row
 
-    async def one(it: Item) -> tuple[bytes, bool]:
+    async def one(it: Item | bytes) -> tuple[bytes, bool]:
+        if isinstance(it, bytes):
+            return it, True
         rid, qid, bank, answer, ref, question = it
         try:
             if ref:
