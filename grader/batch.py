@@ -317,6 +317,15 @@ def _worker_init(settings, bank: str | None, mode: str) -> None:
     _W["grader"] = Grader(settings, bank=bank)
     _W["mode"] = mode
     parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:  # PR_SET_PDEATHSIG: the kernel kills this worker when the parent dies
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:  # the parent was killed (kill -9): do not linger
         import time
@@ -519,11 +528,27 @@ def _chunks(it: Iterator[Item], size: int) -> Iterator[list[Item]]:
         yield buf
 
 
+def _warm(grader: Grader, mode: str) -> None:
+    """Compile every rubric of the default bank once, before forking: the workers inherit the
+    compiled rubrics instead of each compiling all of them (~0.15 s per question)."""
+    try:
+        bank = grader.bank()
+    except GraderError:
+        return
+    for qid in bank.questions:
+        try:
+            grader.grade(qid, "warm up", mode=mode)
+        except GraderError:
+            pass
+
+
 def _run_processes(items: Iterator[Item], emit, grader: Grader, mode: str, n: int, stop: _Stop) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+    if ctx.get_start_method() == "fork":
+        _warm(grader, mode)
     window: deque = deque()
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init,
                              initargs=(grader.settings, grader.bank_ref, mode)) as pool:
