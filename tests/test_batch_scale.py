@@ -199,12 +199,9 @@ def test_llm_mode_is_concurrent_and_bounded(tmp_path, fast_retries):
     out = tmp_path / "out.jsonl"
     with FakeLLM(default=slow) as llm:
         settings = Settings(mode="llm", model="m", base_url=llm.url, api_key="k", use_cache=False, timeout=5)
-        t0 = time.perf_counter()
         s = run_batch(inp, out, Grader(settings), "llm", concurrency=4, progress=False)
-        wall = time.perf_counter() - t0
     assert (s.graded, s.errors) == (24, 1) and s.executor.startswith("asyncio")
-    assert 2 <= peak[0] <= 4
-    assert wall < 24 * 0.05 * 0.75  # well under sequential
+    assert 2 <= peak[0] <= 4  # concurrent, and never more than asked (wall time is not asserted: shared CPU)
     res = {x["id"]: x for x in out_lines(out)}
     assert res["r0"]["result"]["usage"]["llm_calls"] == 1 and res["nope"]["error"]["type"] == "NotFoundError"
     assert res["r3"]["result"]["flags"] == ["empty"]  # no call for an empty answer
