@@ -158,30 +158,69 @@ def batch(
     out: Path = typer.Option(..., "--out", "-o", help="JSONL output; re-running with the same OUT resumes."),
     mode: Optional[str] = ModeOpt,
     bank: Optional[str] = BankOpt,
-    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=256, help="Answers graded at once (llm/hybrid)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1, max=1024, help="Judge calls in flight for llm/hybrid (default 8)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, max=256, help="Worker processes for keyword/fuzzy (default: the usable cores unless the input is tiny; 0: in this process)."),
     model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
-    summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as JSON on stdout."),
+    summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as one JSON object on stdout."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report (charts and the lowest and flagged answers)."),
+    price_in: Optional[float] = typer.Option(None, "--price-in", min=0, help="Price per 1M prompt tokens, for the cost estimate (default $GRADER_PRICE_IN)."),
+    price_out: Optional[float] = typer.Option(None, "--price-out", min=0, help="Price per 1M completion tokens (default $GRADER_PRICE_OUT)."),
+    via: str = typer.Option("direct", "--via", help="direct | openai-batch (llm/hybrid: through the OpenAI Batch API)."),
+    poll_interval: float = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between status checks with --via openai-batch."),
+    batch_size: int = typer.Option(50000, "--batch-size", min=1, max=50000, help="Requests per OpenAI batch with --via openai-batch."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
 ) -> None:
-    """Grade many answers; one JSON line per input row in OUT."""
+    """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
     from .batch import run_batch
     from .pipeline import Grader
+    from .report import print_summary, summarize, write_html
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
     if no_cache:
         overrides["use_cache"] = False
     settings = _settings(**overrides)
-    summary = _run(lambda: run_batch(input, out, Grader(settings, bank=bank), settings.mode, concurrency))
+    price_in = price_in if price_in is not None else _env_price("GRADER_PRICE_IN")
+    price_out = price_out if price_out is not None else _env_price("GRADER_PRICE_OUT")
+
+    def work():
+        if via not in ("direct", "openai-batch"):
+            raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
+        grader = Grader(settings, bank=bank)
+        if via == "openai-batch":
+            from .batch_openai import run_openai_batch
+
+            return run_openai_batch(input, out, grader, settings.mode, poll_interval=poll_interval,
+                                    batch_size=batch_size, progress=progress)
+        return run_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
+
+    summary = _run(work)
+    run = summary.as_dict()
+    stats = _run(lambda: summarize(out, price_in, price_out))
+    if report is not None:
+        _run(lambda: write_html(report, run, stats, input))
     if summary_json:
-        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+        typer.echo(json.dumps({**run, **stats}, ensure_ascii=False))
     else:
-        d = summary.as_dict()
-        typer.echo(
-            f"{d['rows']} rows: {d['graded']} graded, {d['errors']} errors, {d['skipped']} already in {out}"
-            + (f"; mean score {d['mean_score']}" if d["mean_score"] is not None else ""),
-            err=True,
-        )
+        from rich.console import Console
+
+        print_summary(Console(stderr=True, highlight=False), run, stats)
+        if report is not None:
+            typer.echo(f"report: {report}", err=True)
+    if summary.interrupted:
+        raise typer.Exit(130)
+
+
+def _env_price(name: str) -> Optional[float]:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        _err(f"{name}={value!r} is not a number: set it to the price per 1M tokens, e.g. 0.15")
+        raise typer.Exit(2) from None
 
 
 @app.command("eval")

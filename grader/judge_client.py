@@ -176,6 +176,20 @@ class JudgeClient:
             self._async = None
         self.close()
 
+    # ------------------------------------------------------------ for callers that send requests elsewhere
+
+    def request_body(self, req: ChatRequest) -> dict:
+        """The JSON body `complete` would POST to /chat/completions (the OpenAI Batch API sends it as is)."""
+        return self._kwargs(req)
+
+    def reply_from_body(self, body: object) -> ChatReply:
+        """A chat completion body obtained elsewhere (a Batch API output line), read as `complete` reads one."""
+        return self._reply(body, [])
+
+    def api(self) -> openai.OpenAI:
+        """The configured sync openai client, for the Files and Batches endpoints."""
+        return self._sync_client()
+
     # ------------------------------------------------------------ one completion
 
     def _kwargs(self, req: ChatRequest) -> dict:

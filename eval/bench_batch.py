@@ -1,0 +1,138 @@
+"""`grader batch` throughput and memory, offline and against the scripted judge server.
+
+    python eval/bench_batch.py                  # 100,000 rows fuzzy, 20,000 for the memory comparison,
+                                                # 2,000 rows llm at L = 50 ms, C = 16
+    python eval/bench_batch.py --n 20000 --small 5000 --llm-n 500
+
+Every figure is a ratio to a baseline measured in the same run, on the same machine:
+
+- offline: `run_batch` with worker processes (the default: the usable cores) over N rows, against
+  the same code in one process (`--workers 0`) over the first `--baseline` rows. Rows are unique
+  answers (an answer of the dev set or a reference, cut at a row-dependent offset, plus the row
+  number), so no cache or repetition helps. Each run is a fresh process; it reports its own peak
+  RSS (ru_maxrss) and the largest worker's.
+- memory: the same run over `--small` rows and over N rows. A flat profile has the same peak RSS.
+- llm: `run_batch --mode llm` against tests/fake_llm_server.py in its own process, answering after
+  L seconds; throughput is calls/s over the ideal C / L.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+RUNNER = r"""
+import json, resource, sys, time
+from pathlib import Path
+from grader.batch import run_batch
+from grader.pipeline import Grader
+from grader.settings import Settings
+inp, out, mode, workers, conc, url = sys.argv[1:7]
+kw = dict(model="bench", base_url=url, api_key="bench", use_cache=False, timeout=30) if url != "-" else {}
+g = Grader(Settings(mode=mode, **kw))
+for qid in g.bank().questions:  # compile every rubric first (~0.15 s each): start-up is not throughput
+    g.grade(qid, "warm up", mode="fuzzy" if mode not in ("keyword", "fuzzy") else mode)
+t0, c0 = time.perf_counter(), time.process_time()
+s = run_batch(Path(inp), Path(out), g, mode,
+              workers=None if workers == "auto" else int(workers), concurrency=int(conc), progress=False)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"wall": wall, "cpu": cpu, "graded": s.graded, "errors": s.errors, "executor": s.executor,
+                  "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def make_input(path: Path, n: int, chars: int = 400) -> None:
+    from bench_grade import answers
+
+    pool = answers(2000, chars)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            qid, text = pool[i % len(pool)]
+            cut = (i // len(pool)) * 7 % max(1, len(text) // 3)
+            f.write(json.dumps({"id": f"b{i}", "question_id": qid, "answer": f"{text[cut:]} (#{i})"}, ensure_ascii=False) + "\n")
+
+
+def head(src: Path, dst: Path, n: int) -> None:
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as g:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            g.write(line)
+
+
+def run(inp: Path, out: Path, mode: str = "fuzzy", workers: str = "auto", conc: int = 8, url: str = "-") -> dict:
+    out.unlink(missing_ok=True)
+    r = subprocess.run([sys.executable, "-c", RUNNER, str(inp), str(out), mode, workers, str(conc), url],
+                       capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(r.stderr)
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    d["rate"] = d["graded"] / d["wall"]
+    return d
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--small", type=int, default=20_000, help="rows of the memory comparison run")
+    ap.add_argument("--baseline", type=int, default=5_000, help="rows of the one-process baseline")
+    ap.add_argument("--mode", default="fuzzy", choices=["keyword", "fuzzy"])
+    ap.add_argument("--llm-n", type=int, default=2000)
+    ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"{cpus} usable cores, load average {os.getloadavg()[0]:.2f} at start (other work on the machine lowers every figure)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        big, small, base = tmp / "big.jsonl", tmp / "small.jsonl", tmp / "base.jsonl"
+        make_input(big, args.n)
+        head(big, small, args.small)
+        head(big, base, args.baseline)
+        print(f"input: {args.n:,} rows, {big.stat().st_size / 1e6:.0f} MB, mode {args.mode}")
+
+        b = run(base, tmp / "o1.jsonl", args.mode, workers="0")
+        print(f"baseline, one process ({args.baseline:,} rows): {b['rate']:,.0f} answers/s, peak RSS {b['rss_main_mb']:.0f} MB")
+        s = run(small, tmp / "o2.jsonl", args.mode)
+        print(f"{s['executor']} ({args.small:,} rows): {s['rate']:,.0f} answers/s, peak RSS main {s['rss_main_mb']:.0f} MB, "
+              f"largest worker {s['rss_worker_mb']:.0f} MB")
+        g = run(big, tmp / "o3.jsonl", args.mode)
+        print(f"{g['executor']} ({args.n:,} rows): {g['rate']:,.0f} answers/s (target 2,000), "
+              f"peak RSS main {g['rss_main_mb']:.0f} MB, largest worker {g['rss_worker_mb']:.0f} MB, "
+              f"errors {g['errors']}, wall {g['wall']:.0f} s")
+        print(f"ratio workers / one process: {g['rate'] / b['rate']:.2f}x on {cpus} cores; "
+              f"peak RSS {args.n:,} rows / {args.small:,} rows: main {g['rss_main_mb'] / s['rss_main_mb']:.2f}, "
+              f"worker {g['rss_worker_mb'] / max(s['rss_worker_mb'], 1):.2f}")
+
+        if args.llm_n:
+            from bench_llm import start_server
+
+            proc, url = start_server(args.latency)
+            try:
+                head(big, tmp / "llm.jsonl", args.llm_n)
+                d = run(tmp / "llm.jsonl", tmp / "o4.jsonl", "llm", conc=args.concurrency, url=url)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=5)
+            ideal = args.concurrency / args.latency
+            print(f"llm ({args.llm_n:,} rows, L = {args.latency * 1000:.0f} ms, C = {args.concurrency}): "
+                  f"{d['rate']:,.0f} answers/s = {d['rate'] / ideal:.2f} x ideal C/L = {ideal:.0f}/s, errors {d['errors']}; "
+                  f"client CPU {d['cpu'] / d['graded'] * 1000:.1f} ms/answer, so one process tops out near "
+                  f"{d['graded'] / d['cpu']:,.0f}/s: {d['rate'] / (d['graded'] / d['cpu']):.2f} x that ceiling")
+
+
+if __name__ == "__main__":
+    main()
