@@ -123,11 +123,13 @@ class AliasProbe:
     its pattern, compiled on first use: most aliases of a rubric never occur in a given answer,
     and compiling them all would cost more than grading."""
 
-    __slots__ = ("alias", "piece", "word_start", "_rx")
+    __slots__ = ("alias", "piece", "word_start", "literal", "_rx")
 
     def __init__(self, alias_norm: str):
         self.alias = alias_norm
         self.piece = _piece(alias_norm)
+        # a Chinese alias with nothing optional around it is its own piece: no pattern needed
+        self.literal = self.piece == alias_norm and not any(c.isascii() for c in alias_norm)
         self.word_start = alias_norm[:1].isascii() and alias_norm[:1].isalnum()  # must not follow a letter
         self._rx: re.Pattern | None = None
 
@@ -142,6 +144,27 @@ class AliasProbe:
             if self.word_start and start and text[start - 1] in _ALNUM:
                 continue
             out.append((start, m.end()))
+        return out
+
+    def spans_around(self, text: str, piece_start: int, piece_end: int) -> list[tuple[int, int]]:
+        """Occurrences that contain the piece found at text[piece_start:piece_end]."""
+        if self._rx is None:
+            self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
+        reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
+        lo, hi = max(0, piece_start - reach), min(len(text), piece_end + reach)
+        out = []
+        for m in self._rx.finditer(text, lo, hi):
+            start, end = m.start(), m.end()
+            if start > piece_start or end < piece_end:
+                continue
+            if end == hi and hi < len(text):  # the window may have cut the match short: look again
+                m = self._rx.match(text, start)
+                if m is None:
+                    continue
+                end = m.end()
+            if self.word_start and start and text[start - 1] in _ALNUM:
+                continue
+            out.append((start, end))
         return out
 
 
@@ -183,6 +206,41 @@ class CompiledRubric:
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
     version: str  # the rubric's content hash
     partial_from: float = 0.5  # share of a point's groups that earns partial credit
+    _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
+
+    def exact_spans(self, text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """(point index, group index) -> occurrences of the group's aliases in `text`.
+
+        One Aho-Corasick pass finds every alias's literal piece; only the aliases whose piece
+        occurs are checked with their pattern, around that occurrence."""
+        if self._automaton is None:
+            self._automaton = _automaton(self.points)
+        found: dict[tuple[int, int], set[tuple[int, int]]] = {}
+        for end, (piece, entries) in self._automaton.iter(text):
+            start = end + 1 - len(piece)
+            for key, probe in entries:
+                if probe.literal:
+                    found.setdefault(key, set()).add((start, end + 1))
+                    continue
+                spans = probe.spans_around(text, start, end + 1)
+                if spans:
+                    found.setdefault(key, set()).update(spans)
+        return {k: sorted(v) for k, v in found.items()}
+
+
+def _automaton(points: tuple[CompiledPoint, ...]):
+    import ahocorasick
+
+    index: dict[str, list] = {}
+    for pi, point in enumerate(points):
+        for gi, group in enumerate(point.groups):
+            for probe in group.probes:
+                index.setdefault(probe.piece, []).append(((pi, gi), probe))
+    automaton = ahocorasick.Automaton()
+    for piece, entries in index.items():
+        automaton.add_word(piece, (piece, entries))
+    automaton.make_automaton()
+    return automaton
 
 
 def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:

@@ -100,10 +100,12 @@ class AnswerView:
         return self._token_segs
 
 
-def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool) -> dict[int, tuple[int, bool]]:
+def _group_hits(
+    group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list[tuple[int, int]]
+) -> dict[int, tuple[int, bool]]:
     """sentence index -> (status, via_fuzzy) for one alias group."""
     joined = view.joined
-    hits = _exact_hits(group, view)
+    hits = _exact_hits(group, view, spans)
     if not fuzzy or any(st == SAME for st, _ in hits.values()):
         return hits
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
@@ -128,9 +130,9 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool) -> dict[int
     return hits
 
 
-def _exact_hits(group: CompiledGroup, view: AnswerView) -> dict[int, tuple[int, bool]]:
+def _exact_hits(group: CompiledGroup, view: AnswerView, spans: list[tuple[int, int]]) -> dict[int, tuple[int, bool]]:
     hits: dict[int, tuple[int, bool]] = {}
-    for start, end in group.spans(view.joined):
+    for start, end in spans:
         j = view.seg_of(start)
         if hits.get(j, (NONE,))[0] == SAME:
             continue
@@ -178,10 +180,12 @@ def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
     return out
 
 
-def _judge_point(point: CompiledPoint, view: AnswerView, fuzzy: bool, partial_from: float) -> LexicalMatch:
+def _judge_point(
+    point: CompiledPoint, view: AnswerView, fuzzy: bool, partial_from: float, spans: list[list[tuple[int, int]]]
+) -> LexicalMatch:
     prepared = view.prepared
     n = len(point.groups)
-    hits = [_group_hits(g, view, fuzzy) for g in point.groups]  # per group: sentence -> status
+    hits = [_group_hits(g, view, fuzzy, sp) for g, sp in zip(point.groups, spans)]  # group: sentence -> status
     found = sum(1 for h in hits if h)
     # A group the answer also states with the claim's polarity somewhere is not contradicted by a
     # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
@@ -275,7 +279,11 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
     view = AnswerView(prepared)
-    return [_judge_point(p, view, fuzzy, compiled.partial_from) for p in compiled.points]
+    found = compiled.exact_spans(view.joined)
+    return [
+        _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))])
+        for i, p in enumerate(compiled.points)
+    ]
 
 
 def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> tuple[int, set[str]]:
