@@ -26,8 +26,6 @@ def _score_4() -> float:
     return Grader(Settings(mode="fuzzy")).grade("4", ANSWER_4).score
 
 
-SCORE_4 = _score_4()
-
 
 @pytest.fixture
 def hist(tmp_path, monkeypatch) -> Path:
@@ -61,7 +59,7 @@ def test_session_through_stdin_of_the_installed_script(hist, tmp_path):
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert 'line holding only "."' in out and "Ctrl-D" in out  # says how to end an answer
-    for part in (f"Score {SCORE_4:g} / 10", "Covered", "Missed", "reference answer", "Marked point 2 as covered",
+    for part in (f"Score {_score_4():g} / 10", "Covered", "Missed", "reference answer", "Marked point 2 as covered",
                  "Your score: 6 / 10", "Saved as attempt #1", "Next review of question 4"):
         assert part in out, part
     assert "[1,4,5,6]" in out  # evidence marked inside the answer with the point numbers
@@ -70,7 +68,7 @@ def test_session_through_stdin_of_the_installed_script(hist, tmp_path):
     listed = json.loads(script_run(["history", "--json"], "", hist, tmp_path).stdout)
     assert len(listed) == 1
     a = listed[0]
-    assert (a["question_id"], a["bank"], a["mode"], a["score"], a["learner_score"]) == ("4", "llm-interview", "fuzzy", SCORE_4, 6.0)
+    assert (a["question_id"], a["bank"], a["mode"], a["score"], a["learner_score"]) == ("4", "llm-interview", "fuzzy", _score_4(), 6.0)
     assert a["answer"] == ANSWER_4 and a["rubric_version"]
     by_id = {pt["id"]: pt for pt in a["points"]}
     assert by_id["mha-structure"]["verdict"] == "missing" and by_id["mha-structure"]["learner_verdict"] == "covered"
@@ -189,7 +187,7 @@ def test_stats_weakest_points_and_progress(hist):
     assert shared["attempts"] == 2 and shared["missed"] == 1  # the learner's "m 5" counts
     assert len(json.loads(run("stats", "--json").stdout)["weak_points"]) == 10  # --limit default
     (q,) = d["questions"]
-    assert (q["question_id"], q["attempts"], q["best"]) == ("4", 2, SCORE_4) and q["next_due"]
+    assert (q["question_id"], q["attempts"], q["best"]) == ("4", 2, _score_4()) and q["next_due"]
     r = run("stats")
     assert r.exit_code == 0 and "Weakest key points" in r.stdout and "Progress per question" in r.stdout
 
