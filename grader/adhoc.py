@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from . import rubric_build
 from .models import Question, Rubric
-from .rubric_build import CLAIM_CHARS, MAX_GROUPS, claim_keywords, split_claims  # noqa: F401 - public API
+from .rubric_build import claim_keywords, split_claims
 
 __all__ = ["build_rubric", "claim_keywords", "question_from_reference", "split_claims"]
 

@@ -46,7 +46,7 @@ from .banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve
 from .errors import GraderError, NotFoundError, UsageError
 from .adhoc import question_from_reference
 from .models import ALL_MODES, OFFLINE_MODES, Bank, GradeResult, Question
-from .pipeline import Grader, agrade_question, grade_question
+from .pipeline import agrade_question, grade_question
 from .settings import Settings
 
 log = logging.getLogger("grader.api")
@@ -441,7 +441,6 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     modes = _served_modes(config.modes)
     default_mode = settings.mode if settings.mode in modes else modes[0]
     registry = BankRegistry(settings, bundled=config.bundled_banks)
-    grader = Grader(settings)
     page = _index_html()
     GradeRequest, BatchItem, BatchRequest = _request_models(modes, default_mode, config.max_batch_items)
 

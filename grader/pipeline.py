@@ -77,39 +77,51 @@ def lexical_points(
     return points
 
 
+_FEEDBACK = {
+    "zh": {
+        "empty": "没有可评分的内容：请写出你的回答。",
+        "off_topic": "回答与题目无关：请针对题目作答。",
+        "covers": "覆盖 {n}/{total} 个要点",
+        "partly": "，部分覆盖 {n} 个",
+        "wrong": "与要点相反的说法：",
+        "add": "可以补充：",
+        "sep": "；",
+        "end": "。",
+        "keyword_stuffing": "只列出术语而没有解释，不能得高分。",
+        "prompt_injection": "写给评分者的指令已被忽略。",
+    },
+    "en": {
+        "empty": "Nothing to grade: write your answer.",
+        "off_topic": "The answer does not address the question.",
+        "covers": "Covers {n}/{total} key points",
+        "partly": ", {n} partly",
+        "wrong": " States the opposite of: ",
+        "add": " Consider adding: ",
+        "sep": "; ",
+        "end": ".",
+        "keyword_stuffing": " Listing terms without explaining them earns little.",
+        "prompt_injection": " Instructions addressed to the grader were ignored.",
+    },
+}
+
+
 def feedback_for(points: list[PointResult], flags: list[str], lang: str) -> str:
-    covered = [p for p in points if p.verdict == "covered"]
-    partial = [p for p in points if p.verdict == "partial"]
-    missing = [p for p in points if p.verdict in ("missing", "contradicted")]
-    wrong = [p for p in points if p.verdict == "contradicted"]
-    if lang == "zh":
-        if "empty" in flags:
-            return "没有可评分的内容：请写出你的回答。"
-        if "off_topic" in flags:
-            return "回答与题目无关：请针对题目作答。"
-        parts = [f"覆盖 {len(covered)}/{len(points)} 个要点" + (f"，部分覆盖 {len(partial)} 个" if partial else "") + "。"]
-        if wrong:
-            parts.append("与要点相反的说法：" + "；".join(p.text for p in wrong[:3]) + "。")
-        if missing:
-            parts.append("可以补充：" + "；".join(p.text for p in missing[:3] if p not in wrong) + "。")
-        if "keyword_stuffing" in flags:
-            parts.append("只列出术语而没有解释，不能得高分。")
-        if "prompt_injection" in flags:
-            parts.append("写给评分者的指令已被忽略。")
-        return "".join(parts)
-    if "empty" in flags:
-        return "Nothing to grade: write your answer."
-    if "off_topic" in flags:
-        return "The answer does not address the question."
-    parts = [f"Covers {len(covered)}/{len(points)} key points" + (f", {len(partial)} partly" if partial else "") + "."]
+    """A short summary in the answer's language: what is covered, reversed, and worth adding."""
+    t = _FEEDBACK["zh" if lang == "zh" else "en"]
+    for flag in ("empty", "off_topic"):
+        if flag in flags:
+            return t[flag]
+    covered = sum(1 for p in points if p.verdict == "covered")
+    partial = sum(1 for p in points if p.verdict == "partial")
+    wrong = [p.text for p in points if p.verdict == "contradicted"]
+    missing = [p.text for p in points if p.verdict == "missing"]
+    claims = lambda texts: t["sep"].join(x.rstrip("。.；;，, ") for x in texts[:3]) + t["end"]  # noqa: E731
+    parts = [t["covers"].format(n=covered, total=len(points)) + (t["partly"].format(n=partial) if partial else "") + t["end"]]
     if wrong:
-        parts.append(" States the opposite of: " + "; ".join(p.text for p in wrong[:3]) + ".")
+        parts.append(t["wrong"] + claims(wrong))
     if missing:
-        parts.append(" Consider adding: " + "; ".join(p.text for p in missing[:3] if p not in wrong) + ".")
-    if "keyword_stuffing" in flags:
-        parts.append(" Listing terms without explaining them earns little.")
-    if "prompt_injection" in flags:
-        parts.append(" Instructions addressed to the grader were ignored.")
+        parts.append(t["add"] + claims(missing))
+    parts.extend(t[flag] for flag in ("keyword_stuffing", "prompt_injection") if flag in flags)
     return "".join(parts)
 
 

@@ -35,6 +35,18 @@ def _no_network(monkeypatch):
     monkeypatch.delenv("GRADER_API_KEY", raising=False)
 
 
+@pytest.fixture
+def fast_judge(monkeypatch):
+    """The judge's retries shortened to milliseconds; its shared clients closed afterwards."""
+    from grader import judge_client
+
+    monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
+    yield
+    for client in judge_client._clients.values():
+        client.close()
+    judge_client._clients.clear()
+
+
 TINY_QUESTION = """\
 id: "1"
 question: 你知道MHA，MQA，GQA的区别吗？

@@ -3,7 +3,6 @@ schemathesis against its own OpenAPI schema. Only 127.0.0.1 is ever contacted.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import subprocess
@@ -425,5 +424,4 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _st_app)
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis(case):
-    body = case.body if isinstance(case.body, dict) else {}
     case.call_and_validate()

@@ -7,20 +7,15 @@ from fastapi.testclient import TestClient
 
 from apiutil import GOOD_ANSWER, write_bank
 from fake_llm_server import FakeLLM, Step, ok, request_ids, verdicts
-from grader import judge_client
 from grader.api import ApiConfig, create_app
 from grader.settings import Settings
 
 
 @pytest.fixture
-def llm(monkeypatch):
-    monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
+def llm(fast_judge):
     server = FakeLLM().start()
     yield server
     server.stop()
-    for client in judge_client._clients.values():
-        client.close()
-    judge_client._clients.clear()
 
 
 def make(llm, tmp_path):

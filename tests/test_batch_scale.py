@@ -4,7 +4,6 @@ and through the OpenAI Batch API (local fake servers only)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -15,12 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from fake_batch_server import FakeBatchAPI
-from fake_llm_server import FakeLLM, Step, ok, plausible_reply, request_ids
+from fake_llm_server import FakeLLM, ok, plausible_reply, request_ids
 from grader import judge_client
 from grader.batch import IdSet, done_ids, run_batch
 from grader.cli import app
 from grader.pipeline import Grader
-from grader.report import summarize
 from grader.settings import Settings
 
 runner = CliRunner()

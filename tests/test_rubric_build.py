@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import yaml
 from typer.testing import CliRunner
 
 from fake_llm_server import FakeLLM, ok
-from grader import judge_client
 from grader.bank_build import build_bank
 from grader.bankmd import parse_bank
 from grader.banks import load_bank
@@ -201,20 +199,8 @@ def test_check_warns_on_ungrounded_keywords(seed_bank, tmp_path):
 
 
 @pytest.fixture
-def offline(monkeypatch):
-    real_connect = socket.socket.connect
-
-    def guarded(self, address):
-        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
-            raise RuntimeError(f"a test tried to reach {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
-    yield
-    for client in judge_client._clients.values():
-        client.close()
-    judge_client._clients.clear()
+def offline(fast_judge):
+    """The judge with fast retries (the network guard is conftest's)."""
 
 
 def test_llm_points_kept_only_when_grounded(offline, tmp_path):
