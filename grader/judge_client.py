@@ -45,7 +45,11 @@ OPENAI_HOSTS = ("api.openai.com",)
 
 
 class JudgeConfigError(JudgeError):
-    """No model, or no key for OpenAI's API: never falls back, the user must fix the setup."""
+    """No model, or no key for OpenAI's API: never falls back, the user must fix the setup
+    (CLI: exit 2 like any usage error; HTTP: 503, the server is not set up for this mode)."""
+
+    usage = True
+    status_code = 503
 
 
 class JudgeUnavailable(JudgeError):
