@@ -159,25 +159,28 @@ _HEADING_END = re.compile(r"[:：]\s*$|^[^。.!?！？；;]*$")
 
 
 def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
-    """Sentences judged together: a sentence alone; short lead-ins plus the sentence after them;
-    and a sentence under the headings of its section ("MHA (Multi-Head Attention)" /
-    "缺点：" lines that name what the sentences below them are about)."""
-    out: list[tuple[int, ...]] = []
+    """Sentences judged together: a sentence alone, or with the short lead-ins right before it;
+    each of these also under the last one or two headings of its section ("**Beam Search**",
+    "缺点：": short lines that name what the sentences below them are about)."""
+    out: set[tuple[int, ...]] = set()
     short = [content_length(s.norm) <= HEAD_MAX for s in segs]
     heading = [short[j] and bool(_HEADING_END.search(s.text)) for j, s in enumerate(segs)]
-    recent: list[int] = []  # the last two headings seen
+    recent: list[int] = []  # the last two headings before this sentence
     for j in range(len(segs)):
-        out.append((j,))
+        runs = [(j,)]
         for w in range(2, WINDOW + 1):
             if j - w + 1 < 0 or not all(short[j - w + 1 : j]):
                 break
-            out.append(tuple(range(j - w + 1, j + 1)))
-        for combo in ([recent[-1]] if recent else [], recent[-2:] if len(recent) > 1 else []):
-            if combo and combo[-1] < j - 1:  # adjacent headings are lead-ins already
-                out.append((*combo, j))
+            runs.append(tuple(range(j - w + 1, j + 1)))
+        for run in runs:
+            out.add(run)
+            for k in (1, 2):
+                context = tuple(h for h in recent[-k:] if h < run[0])
+                if context:
+                    out.add(context + run)
         if heading[j]:
             recent = (recent + [j])[-2:]
-    return out
+    return sorted(out, key=lambda w: (w[-1], len(w)))
 
 
 def _judge_point(
