@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import GraderError, UsageError
 from .models import OFFLINE_MODES, GradeResult
-from .pipeline import Grader
+from .pipeline import Grader, grade_question
 
 CHUNK = 64  # rows per task sent to a worker process
 WINDOW_PER_WORKER = 4  # chunks in flight per worker
@@ -132,11 +132,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
 
 
 def grade_row(grader: Grader, row: Row, mode: str | None) -> GradeResult:
-    if row.reference_answer:
-        return grader.grade_reference(row.reference_answer, row.answer, row.question, mode, question_id=row.question_id)
-    if not row.question_id:
-        raise UsageError("the row has neither question_id nor reference_answer")
-    return grader.grade(row.question_id, row.answer, mode=mode, bank=row.bank)
+    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question)
+    return grade_question(q, row.answer, mode or grader.settings.mode, grader.settings, bank_name)
 
 
 # ---------------------------------------------------------------- ids
@@ -297,13 +294,8 @@ def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, b
         return item, True
     rid, qid, bank, answer, ref, question = item
     try:
-        if ref:
-            res = grader.grade_reference(ref, answer, question, mode, question_id=qid)
-        elif not qid:
-            raise UsageError("the row has neither question_id nor reference_answer")
-        else:
-            res = grader.grade(qid, answer, mode=mode, bank=bank)
-        return result_line(rid, res), False
+        q, bank_name = grader.target(qid, bank, ref, question)
+        return result_line(rid, grade_question(q, answer, mode, grader.settings, bank_name)), False
     except Exception as exc:  # noqa: BLE001 - a bug or fault in one row must not stop the batch
         return exc_line(rid, exc), True
 
@@ -581,14 +573,7 @@ async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, con
             return it, True
         rid, qid, bank, answer, ref, question = it
         try:
-            if ref:
-                from .adhoc import question_from_reference
-
-                q, bank_name = question_from_reference(ref, question, qid), None
-            elif not qid:
-                raise UsageError("the row has neither question_id nor reference_answer")
-            else:
-                q, bank_name = grader.question(qid, bank)
+            q, bank_name = grader.target(qid, bank, ref, question)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=client)
             return result_line(rid, res), False
         except JudgeConfigError:

@@ -151,7 +151,6 @@ def run_openai_batch(
 
 async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_interval: float,
                      state_path: Path, stop: _Stop) -> None:
-    from .adhoc import question_from_reference
     from .pipeline import agrade_question
 
     settings = grader.settings
@@ -161,12 +160,7 @@ async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, p
     async def one(it: Item):
         rid, qid, bank, answer, ref, question = it
         try:
-            if ref:
-                q, bank_name = question_from_reference(ref, question, qid), None
-            elif not qid:
-                raise UsageError("the row has neither question_id nor reference_answer")
-            else:
-                q, bank_name = grader.question(qid, bank)
+            q, bank_name = grader.target(qid, bank, ref, question)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=collector.for_row(rid))
             return result_line(rid, res), False
         except asyncio.CancelledError:

@@ -238,6 +238,22 @@ class Grader:
         q, bank_name = self.question(question_id, bank)
         return grade_question(q, answer, mode or self.settings.mode, self.settings, bank_name, verbose)
 
+    def target(
+        self,
+        question_id: str | None = None,
+        bank: str | None = None,
+        reference: str | None = None,
+        question: str | None = None,
+    ) -> tuple[Question, str | None]:
+        """What an answer is graded against: a bank question, or a rubric built from a reference."""
+        if reference:
+            from .adhoc import question_from_reference
+
+            return question_from_reference(reference, question, question_id), None
+        if not question_id:
+            raise UsageError("the row has neither question_id nor reference_answer")
+        return self.question(question_id, bank)
+
     def grade_reference(
         self,
         reference: str,
@@ -248,7 +264,5 @@ class Grader:
         verbose: bool = False,
     ) -> GradeResult:
         """Grade against an ad-hoc reference answer: its rubric is built on the fly."""
-        from .adhoc import question_from_reference
-
-        q = question_from_reference(reference, question, question_id)
+        q, _ = self.target(question_id, reference=reference, question=question)
         return grade_question(q, answer, mode or self.settings.mode, self.settings, None, verbose)

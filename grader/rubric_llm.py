@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .cache import cache_key, open_cache
 from .errors import JudgeError
 from .judge_client import ChatRequest, FormatRejected, shared_client
-from .matchers.judge import extract_json
+from .matchers.judge import extract_json, strict_schema
 from .models import KeyPoint
 from .prompts import load_template, version
 from .settings import Settings
@@ -57,19 +57,7 @@ class ProposedRubric(BaseModel):
     points: list[ProposedPoint]
 
 
-def _strict(schema):
-    if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in schema.items() if k not in ("title", "default")}
-        if out.get("type") == "object" and "properties" in out:
-            out["required"] = list(out["properties"])
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [_strict(v) for v in schema]
-    return schema
-
-
-SCHEMA = _strict(ProposedRubric.model_json_schema())
+SCHEMA = strict_schema(ProposedRubric.model_json_schema())
 
 
 def prompt_version() -> str:

@@ -135,20 +135,20 @@ class JudgeReply(BaseModel):
         return "" if v is None else v
 
 
-def _strict(schema: dict) -> dict:
+def strict_schema(schema: dict) -> dict:
     """pydantic's JSON schema made acceptable to strict structured outputs."""
     if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in schema.items() if k not in ("title", "default")}
+        out = {k: strict_schema(v) for k, v in schema.items() if k not in ("title", "default")}
         if out.get("type") == "object" and "properties" in out:
             out["required"] = list(out["properties"])
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
-        return [_strict(v) for v in schema]
+        return [strict_schema(v) for v in schema]
     return schema
 
 
-BASE_SCHEMA = _strict(JudgeReply.model_json_schema())
+BASE_SCHEMA = strict_schema(JudgeReply.model_json_schema())
 
 
 def reply_schema(ids: list[str]) -> dict:
