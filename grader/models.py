@@ -148,12 +148,6 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cache_hits: int = 0
 
-    def add(self, other: Usage) -> None:
-        self.llm_calls += other.llm_calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cache_hits += other.cache_hits
-
 
 class GradeResult(BaseModel):
     question_id: str | None

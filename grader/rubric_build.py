@@ -175,16 +175,6 @@ class Unit:
     context: str = ""  # the label of the item it belongs to ("优点")
 
 
-@dataclass(slots=True)
-class Claim:
-    start: int
-    end: int
-    section: int
-    label: str
-    context: str
-    kind: str
-
-
 _LINE_HEADING = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*\s*$")
 _LINE_BOLD_ONLY = re.compile(r"^\s*(?:<(strong|b)>(.+?)</\1>|\*\*(.+?)\*\*)\s*[:：]?\s*$")
 _LINE_ITEM = re.compile(r"^(\s*)(?:[*\-+]|\d{1,2}[.)、]|[a-z][.)]|[（(]\d{1,2}[)）])\s+")

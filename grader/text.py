@@ -74,10 +74,6 @@ def normalize(text: str) -> str:
     return s
 
 
-def has_cjk(text: str) -> bool:
-    return CJK_RE.search(text) is not None
-
-
 _LETTER = re.compile(r"[^\W\d_]")
 
 
