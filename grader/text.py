@@ -183,6 +183,9 @@ def tokens(norm: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_CONTENT_UNIT = re.compile(f"[{_CJK}]|{_EN_WORD.pattern}")
+
+
 def content_length(norm: str) -> int:
     """A rough size of the content: Chinese characters plus English words."""
-    return len(CJK_RE.findall(norm)) + len(_EN_WORD.findall(norm))
+    return len(_CONTENT_UNIT.findall(norm))

@@ -123,11 +123,13 @@ class AliasProbe:
     its pattern, compiled on first use: most aliases of a rubric never occur in a given answer,
     and compiling them all would cost more than grading."""
 
-    __slots__ = ("alias", "piece", "word_start", "literal", "_rx")
+    __slots__ = ("alias", "piece", "others", "word_start", "literal", "_rx")
 
     def __init__(self, alias_norm: str):
         self.alias = alias_norm
         self.piece = _piece(alias_norm)
+        # the alias's other literal runs: all must be near the piece before the pattern is tried
+        self.others = tuple(r for r in _RUNS.findall(_split_tail(alias_norm)[0]) if r != self.piece)
         # a Chinese alias with nothing optional around it is its own piece: no pattern needed
         self.literal = self.piece == alias_norm and not any(c.isascii() for c in alias_norm)
         self.word_start = alias_norm[:1].isascii() and alias_norm[:1].isalnum()  # must not follow a letter
@@ -152,6 +154,10 @@ class AliasProbe:
             self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
         reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
         lo, hi = max(0, piece_start - reach), min(len(text), piece_end + reach)
+        if self.others:
+            near = text[lo:hi]
+            if not all(r in near for r in self.others):
+                return []
         out = []
         for m in self._rx.finditer(text, lo, hi):
             start, end = m.start(), m.end()

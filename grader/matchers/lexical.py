@@ -218,6 +218,8 @@ def _judge_point(
         credit = same / n if n else 0.0
         if credit > best_credit + 1e-9:
             best_credit, hit_idx, used_fuzzy = credit, tuple(sorted(win_hits)), via_fuzzy
+            if credit >= 1.0:
+                break  # covered: no later window can do better, and a contradiction no longer counts
 
     method = "fuzzy" if (fuzzy and used_fuzzy) else "keyword"
     if best_credit < 1.0 and contradiction is not None:
@@ -274,7 +276,8 @@ def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[in
 
 
 def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> PointResult:
-    return PointResult(
+    # built from the matcher's own values: no need to validate them again
+    return PointResult.model_construct(
         id=point.id, text=point.text, weight=point.weight, verdict=verdict, credit=credit,
         evidence=evidence, method=method, reason=reason,
     )
