@@ -1,11 +1,18 @@
 """Per-point results -> score. Pure and deterministic: the only place a score is computed.
 
-coverage = sum(weight * credit) / (sum(weight) * full_marks_at), capped at 1, over the points
-that were scored (an `unscored` point is left out and listed; `full_marks_at` is the rubric's, 1
-unless it says an answer needs only part of the points). The score is `max_score * calibrate(coverage)`: a monotone
-piecewise-linear map, global to the grader (never per question), that turns the share of key
-points made into the scale people grade on: an answer that makes half of the key points well is
-worth more than 5 / 10 to a human grader. calibrate(0) = 0 and calibrate(1) = 1.
+coverage, over the points that were scored (an `unscored` point is left out and listed):
+
+    (sum(weight * credit) - sum(weight of contradicted points)) / (sum(weight) * full_marks_at)
+
+clipped to [0, 1]. A contradicted point earns nothing and its weight is also taken off what the
+others earned, as a wrong statement costs with a human grader (dev set: Spearman 0.883 -> 0.895,
+negated answers 3.81 -> 2.85). `full_marks_at` is the rubric's: 1 unless it says an answer needs
+only part of the points.
+
+score = max_score * calibrate(coverage): a monotone piecewise-linear map, global to the grader
+(never per question), from the share of key points made to the scale people grade on: roughly in
+proportion up to two thirds of the points, then near-full marks from 85-90%.
+calibrate(0) = 0 and calibrate(1) = 1.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from .models import PointResult
 DEFAULT_CALIBRATION: tuple[tuple[float, float], ...] = (
     (0.0, 0.0), (0.5, 0.42), (0.72, 0.68), (0.85, 0.88), (0.92, 0.95), (1.0, 1.0),
 )
+
+
+CONTRADICTION_COST = 1.0  # share of a contradicted point's weight taken off what the others earned
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,10 @@ def aggregate(
 ) -> Aggregate:
     scored = [p for p in points if p.verdict != "unscored"]
     total = sum(p.weight for p in scored) * full_marks_at
-    coverage = min(1.0, sum(p.weight * p.credit for p in scored) / total) if total > 0 else 0.0
+    earned = sum(p.weight * p.credit for p in scored)
+    # a claim stated backwards costs, as a wrong statement costs with a human grader
+    earned -= CONTRADICTION_COST * sum(p.weight for p in scored if p.verdict == "contradicted")
+    coverage = min(1.0, max(0.0, earned) / total) if total > 0 else 0.0
     score = round(max_score * calibrate(coverage, knots), 2)
     missing = [p.text for p in points if p.verdict in ("missing", "contradicted")]
     unscored = [p.text for p in points if p.verdict == "unscored"]

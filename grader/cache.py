@@ -39,6 +39,8 @@ class JudgeCache:
         self.path = Path(path).expanduser()
         self.timeout = timeout
         self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._ready = False  # the file exists in WAL mode with its table
         self.error: str | None = None  # why the cache was skipped, if it was
 
     def _conn(self) -> sqlite3.Connection | None:
@@ -48,9 +50,14 @@ class JudgeCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching to WAL and creating the table take a lock that SQLite does not wait for:
+            # threads opening their connections at once would fail. One of them does it, once.
+            with self._init_lock:
+                if not self._ready:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute(SCHEMA)
+                    self._ready = True
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             self.error = f"cache {self.path} unavailable: {exc}"
             return None

@@ -24,8 +24,11 @@ def test_nothing_scored_is_zero_not_an_error():
     assert a.score == 0 and a.unscored_points == ["point a"]
 
 
-def test_contradicted_is_missing():
-    assert aggregate([pr("a", "contradicted", 0.0)]).missing_points == ["point a"]
+def test_contradicted_is_missing_and_costs_its_weight():
+    a = aggregate([pr("a", "contradicted", 0.0)])
+    assert a.missing_points == ["point a"] and a.coverage == 0.0
+    b = aggregate([pr("a", "covered", 1.0, 2), pr("b", "covered", 1.0, 1), pr("c", "contradicted", 0.0, 1)])
+    assert b.coverage == pytest.approx((3 - 1) / 4)  # the wrong claim takes its weight off the rest
 
 
 def test_calibration_is_monotone_and_anchored():
