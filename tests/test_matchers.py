@@ -95,3 +95,45 @@ def test_clause_negation_reaches_a_verb_after_the_term():
     assert clause_negated(s, i, i + 5)
     s2 = "显存不够, 需要并行"
     assert not clause_negated(s2, 0, 2)  # a shortage is not a reversal
+
+
+SUBJECTS_BANK = """\
+id: "1"
+question: MHA 和 MQA 的区别？
+reference_answer: MHA 每个头有独立的 K/V，KV cache 大。MQA 所有头共享一组 K/V，KV cache 小。
+rubric:
+  points:
+    - id: mha-own-kv
+      text: MHA 每个头有独立的 K/V
+      keywords: [[mha, 多头注意力], [独立, 各自]]
+      source: MHA 每个头有独立的 K/V
+    - id: mha-big-cache
+      text: MHA 的 KV cache 大
+      keywords: [[mha, multi-head], [kv cache, kv缓存], [大, 占用多]]
+      source: KV cache 大
+    - id: mqa-shared
+      text: MQA 所有头共享一组 K/V
+      keywords: [[mqa, multi-query], [共享, 一组]]
+      source: MQA 所有头共享一组 K/V
+    - id: mqa-small-cache
+      text: MQA 的 KV cache 小
+      keywords: [[mqa, 多查询], [kv cache, kv缓存], [小, 减少]]
+      source: KV cache 小
+"""
+
+
+def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(tmp_path):
+    bank = tmp_path / "subjects"
+    bank.mkdir()
+    (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
+    (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
+    g = Grader(Settings(mode="keyword"), bank=str(bank))
+    swapped = {p.id: p for p in g.grade("1", "MQA：每个头有独立的 K/V，KV cache 大。MHA：所有头共享一组 K/V。").points}
+    # at most the subject's name is found (half the groups): the claims themselves are not credited
+    for pid in ("mha-own-kv", "mqa-shared", "mha-big-cache", "mqa-small-cache"):
+        assert swapped[pid].verdict != "covered" and swapped[pid].credit <= 0.5, swapped[pid]
+    right = {p.id: p for p in g.grade("1", "MHA：每个头有独立的 K/V，KV cache 大。MQA：所有头共享一组 K/V。").points}
+    assert right["mha-own-kv"].verdict == "covered" and right["mqa-shared"].verdict == "covered"
+    # under a heading that names the subject, the sentence below is about it
+    headed = {p.id: p for p in g.grade("1", "**MHA**\n每个头有独立的 K/V。\n**MQA**\n所有头共享一组 K/V。").points}
+    assert headed["mha-own-kv"].verdict == "covered" and headed["mqa-shared"].verdict == "covered"

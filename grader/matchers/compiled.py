@@ -204,6 +204,7 @@ class CompiledPoint:
     weight: float
     groups: tuple[CompiledGroup, ...]
     tokens: frozenset[str]
+    subject: int | None = None  # index in CompiledRubric.subjects when the first group names one
 
 
 @dataclass(slots=True)
@@ -212,6 +213,9 @@ class CompiledRubric:
     vocabulary: frozenset[str]  # tokens of the question, reference and points: the topic
     version: str  # the rubric's content hash
     partial_from: float = 0.5  # share of a point's groups that earns partial credit
+    # The subjects the question compares (MHA, MQA, GQA; L1, L2): the points whose first alias
+    # groups name the same thing (share an alias), for each subject named by two points or more.
+    subjects: tuple[tuple[int, ...], ...] = ()
     _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
 
     def exact_spans(self, text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
@@ -306,7 +310,31 @@ def _compile(rubric: Rubric, context: str) -> CompiledRubric:
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
         points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks))
-    return CompiledRubric(tuple(points), frozenset(vocab), rubric.version, rubric.partial_from)
+    subjects = _subjects(points)
+    for k, members in enumerate(subjects):
+        for i in members:
+            points[i].subject = k
+    return CompiledRubric(tuple(points), frozenset(vocab), rubric.version, rubric.partial_from, subjects)
+
+
+def _subjects(points: list[CompiledPoint]) -> tuple[tuple[int, ...], ...]:
+    """Points grouped by what their first alias group names, when at least two such subjects
+    are each opened by two points or more (a comparison); else none. A name is written several
+    ways, so only groups with two aliases or more count (a rubric built from a reference has one
+    word per group: no subjects)."""
+    clusters: list[tuple[set[str], list[int]]] = []
+    for i, p in enumerate(points):
+        if len(p.groups) < 2 or len(p.groups[0].aliases) < 2:
+            continue
+        names = set(p.groups[0].aliases)
+        home = next((c for c in clusters if c[0] & names), None)
+        if home is None:
+            clusters.append((set(names), [i]))
+        else:
+            home[0].update(names)
+            home[1].append(i)
+    found = tuple(tuple(members) for _, members in clusters if len(members) >= 2)
+    return found if len(found) >= 2 else ()
 
 
 _CACHE_SIZE = 1024

@@ -184,11 +184,25 @@ def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
 
 
 def _judge_point(
-    point: CompiledPoint, view: AnswerView, fuzzy: bool, partial_from: float, spans: list[list[tuple[int, int]]]
+    point: CompiledPoint,
+    view: AnswerView,
+    fuzzy: bool,
+    partial_from: float,
+    spans: list[list[tuple[int, int]]],
+    named: list[set[int]],
 ) -> LexicalMatch:
     prepared = view.prepared
     n = len(point.groups)
     hits = [_group_hits(g, view, fuzzy, sp) for g, sp in zip(point.groups, spans)]  # group: sentence -> status
+    # In a comparison, a sentence that names another subject and not this point's says nothing of it,
+    # and neither does a window whose only subject is another one ("**MQA**" over "共享一组 K/V").
+    own: set[int] = named[point.subject] if point.subject is not None else set()
+    others: set[int] = set()
+    if point.subject is not None:
+        others = set().union(*(s for k, s in enumerate(named) if k != point.subject))
+        elsewhere = others - own
+        if elsewhere:
+            hits = [{j: v for j, v in h.items() if j not in elsewhere} for h in hits]
     found = sum(1 for h in hits if h)
     # A group the answer also states with the claim's polarity somewhere is not contradicted by a
     # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
@@ -199,6 +213,8 @@ def _judge_point(
     contradiction: tuple[int, ...] | None = None
     for k in sorted({k for j in touched for k in view.by_seg[j]}):
         span = view.windows[k]
+        if others and not own.intersection(span) and others.intersection(span):
+            continue  # the window is about another subject of the comparison
         same = opp = 0
         win_hits: set[int] = set()
         opp_idx: set[int] = set()
@@ -286,8 +302,12 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
     view = AnswerView(prepared)
     found = compiled.exact_spans(view.joined)
+    # sentences naming each compared subject: a claim about MHA is not made by a sentence about MQA
+    named = [
+        {view.seg_of(s) for i in members for s, _ in found.get((i, 0), ())} for members in compiled.subjects
+    ]
     return [
-        _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))])
+        _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))], named)
         for i, p in enumerate(compiled.points)
     ]
 
