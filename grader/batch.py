@@ -432,6 +432,20 @@ class Progress:
             self.bar.stop()
 
 
+def emitter(out: Out, summary: Summary, bar: Progress):
+    """The one way a result reaches OUT: write the whole line, count it, advance the bar."""
+
+    def emit(line: bytes, error: bool) -> None:
+        out.write(line)
+        if error:
+            summary.errors += 1
+        else:
+            summary.graded += 1
+        bar.advance()
+
+    return emit
+
+
 def run_batch(
     input_path: Path,
     out_path: Path,
@@ -454,13 +468,7 @@ def run_batch(
     out = Out(out_path)
     bar = Progress(progress, lambda: count_lines(input_path), n_done)
 
-    def emit(line: bytes, error: bool) -> None:
-        out.write(line)
-        if error:
-            summary.errors += 1
-        else:
-            summary.graded += 1
-        bar.advance()
+    emit = emitter(out, summary, bar)
 
     def items(stop: _Stop) -> Iterator[Item]:
         """Rows to grade; skips and unusable rows are dealt with here."""

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from .batch import IdSet, Item, Out, Progress, RowError, Summary, _item, _Stop, count_lines, done_ids, error_line
-from .batch import exc_line, read_rows, result_line
+from .batch import emitter, exc_line, read_rows, result_line
 from .errors import GraderError, UsageError
 from .pipeline import Grader
 
@@ -107,13 +107,7 @@ def run_openai_batch(
     bar = Progress(progress, lambda: count_lines(input_path), len(seen))
     state_path = out_path.with_name(out_path.name + ".openai-batch.json")
 
-    def emit(line: bytes, error: bool) -> None:
-        out.write(line)
-        if error:
-            summary.errors += 1
-        else:
-            summary.graded += 1
-        bar.advance()
+    emit = emitter(out, summary, bar)
 
     def items(stop: _Stop):
         for n, row in read_rows(input_path):
