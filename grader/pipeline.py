@@ -14,7 +14,7 @@ from __future__ import annotations
 from .aggregate import aggregate
 from .banks import load_bank, load_question
 from .errors import UsageError
-from .guards import PreparedAnswer, is_empty, language_of, prepare, topic_overlap
+from .guards import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
 from .matchers.compiled import CompiledRubric, compile_rubric
 from .matchers.lexical import bare_points, match_points
 from .models import GradeResult, PointResult, Question, Usage
@@ -25,10 +25,15 @@ from .text import content_length
 STUFFING_MIN_POINTS = 2
 STUFFING_SHARE = 0.5
 STUFFED_CREDIT = 0.2  # what a bare listed term keeps of its credit
+STUFFING_GRAMMAR_MAX = 0.12  # ...and only in an answer almost without grammar words: a list
 # off topic: almost none of the key points, and little of the topic's vocabulary
 OFF_TOPIC_COVERAGE = 0.15
 OFF_TOPIC_OVERLAP = 0.25
 OFF_TOPIC_MIN_CONTENT = 12
+# ...judged only against a topic whose vocabulary is rich enough to tell another topic from other
+# words: the bundled rubrics have 370-900 tokens; a reference of a sentence or two (ADS, Mohler)
+# has 5-150, and on those sets the flag fell mostly on right answers (Mohler: 239, human mean 7.3)
+OFF_TOPIC_MIN_VOCABULARY = 200
 
 
 def _missing(points: list[PointResult], reason: str | None = None, method: str = "keyword") -> list[PointResult]:
@@ -54,13 +59,18 @@ def lexical_points(
     if (
         coverage < OFF_TOPIC_COVERAGE
         and content_length(prepared.norm) >= OFF_TOPIC_MIN_CONTENT
+        and len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY
         and topic_overlap(prepared, compiled.vocabulary) < OFF_TOPIC_OVERLAP
     ):
         flags.append("off_topic")
         return _missing(points, reason="the answer is about something else")
 
     credited, bare = bare_points(compiled, prepared, matches)
-    if len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited:
+    if (
+        len(bare) >= STUFFING_MIN_POINTS
+        and len(bare) >= STUFFING_SHARE * credited
+        and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
+    ):
         flags.append("keyword_stuffing")
         points = [
             p.model_copy(

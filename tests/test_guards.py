@@ -80,6 +80,17 @@ def test_explained_answer_is_not_stuffing(grader):
     assert "keyword_stuffing" not in r.flags and r.score >= 7
 
 
-def test_off_topic_answer(grader):
-    r = grader.grade("1", "卷积神经网络通过卷积核提取局部特征，池化层降低分辨率并带来平移不变性，最后用全连接层做分类。")
+def test_off_topic_answer():
+    r = Grader(Settings(mode="fuzzy")).grade("4", "卷积神经网络通过卷积核提取局部特征，池化层降低分辨率并带来平移不变性，最后用全连接层做分类。")
     assert "off_topic" in r.flags and r.score == 0
+
+
+def test_off_topic_is_not_judged_against_a_one_sentence_reference():
+    # a short reference's vocabulary cannot tell another topic from other words (Mohler 7.6:
+    # graders gave answers like this 7-9 / 10)
+    r = Grader(Settings(mode="fuzzy")).grade_reference(
+        "All the deletion and insertion operations can be performed in constant time.",
+        "A doubly linked list lets you delete a node without traversing the list to find its predecessor.",
+        question="What is the main advantage of a doubly-linked list over a basic linked list?",
+    )
+    assert "off_topic" not in r.flags

@@ -128,10 +128,13 @@ def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(tmp_p
     (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
     (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
     g = Grader(Settings(mode="keyword"), bank=str(bank))
-    swapped = {p.id: p for p in g.grade("1", "MQA：每个头有独立的 K/V，KV cache 大。MHA：所有头共享一组 K/V。").points}
-    # at most the subject's name is found (half the groups): the claims themselves are not credited
-    for pid in ("mha-own-kv", "mqa-shared", "mha-big-cache", "mqa-small-cache"):
+    swapped_result = g.grade("1", "MQA：每个头有独立的 K/V，KV cache 大。MHA：所有头共享一组 K/V。")
+    assert "keyword_stuffing" not in swapped_result.flags  # written sentences, not a list of terms
+    swapped = {p.id: p for p in swapped_result.points}
+    # at most the subject's name and the shared terms are found: the claims themselves are not credited
+    for pid in ("mha-own-kv", "mqa-shared", "mha-big-cache"):
         assert swapped[pid].verdict != "covered" and swapped[pid].credit <= 0.5, swapped[pid]
+    assert swapped["mqa-small-cache"].verdict != "covered" and swapped["mqa-small-cache"].credit <= 0.67  # no "小"
     right = {p.id: p for p in g.grade("1", "MHA：每个头有独立的 K/V，KV cache 大。MQA：所有头共享一组 K/V。").points}
     assert right["mha-own-kv"].verdict == "covered" and right["mqa-shared"].verdict == "covered"
     # under a heading that names the subject, the sentence below is about it

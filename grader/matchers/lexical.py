@@ -36,6 +36,7 @@ BARE_LEFT = 2  # content units left in a clause once the rubric's terms are remo
 PARA_LOW, PARA_HIGH = 0.35, 0.8
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
+_TERM = re.compile(r"[a-z]{2}|[\u3400-\u9fff]")  # a word, not a symbol, value or formula
 
 
 @dataclass(slots=True)
@@ -329,8 +330,8 @@ def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: lis
         for j in m.hit_segments:
             for c in clauses(prepared.segments[j].norm):
                 spans = [sp for g in point.groups for sp in g.spans(c)]
-                if not spans:
-                    continue
+                if not any(_TERM.search(c, a, b) for a, b in spans):
+                    continue  # no term here: a value or a formula ("n/2") answers, it lists nothing
                 keep = [True] * len(c)
                 for a, b in spans:
                     keep[a:b] = [False] * (b - a)
