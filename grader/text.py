@@ -33,6 +33,13 @@ _SQRT = re.compile(
     re.IGNORECASE,
 )
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_POWER_ZH = re.compile(r"([a-z0-9]{1,4}|\([a-z0-9+\-]{1,8}\))的\s*\(?\s*([a-z0-9+\-](?:\s?[a-z0-9+\-]){0,7})\s*\)?\s*次方")
+# a space beside an operator or bracket inside a formula, or between a number and a one-letter
+# variable ("2 n" from "2*n"): both sides must be formula characters
+_MATH_SPACE = re.compile(
+    r"(?<=[a-z0-9)])\s(?=[+/^=)])|(?<=[+/^=(])\s(?=[a-z0-9(])|(?<=\d)\s(?=[a-z](?![a-z]))"
+    r"|(?<=\b[a-z0-9])\s(?=\(|-\s?[a-z0-9(]\b)|(?<=\b[a-z0-9]-)\s(?=[a-z0-9(])|(?<=\b[a-z0-9]\s-)\s(?=[a-z0-9(]\b)"
+)
 _SUBSCRIPT = re.compile(r"\b([a-z])_\{?([a-z0-9]{1,12})\}?")
 _SUPERSCRIPT = re.compile(r"\^\s*\{([^{}]{1,12})\}")
 _WS = re.compile(r"\s+")
@@ -45,6 +52,11 @@ _PUNCT_MAP = str.maketrans(
         "*": " ", "`": " ", "#": " ",
     }
 )
+
+
+def _power(m: re.Match) -> str:
+    exp = m.group(2).replace(" ", "")
+    return f"{m.group(1)}^{exp if len(exp) == 1 else '(' + exp + ')'}"
 
 
 def normalize(text: str) -> str:
@@ -71,6 +83,11 @@ def normalize(text: str) -> str:
     s = s.translate(_PUNCT_MAP)
     s = _WS.sub(" ", s).strip()
     s = _CJK_SPACE.sub("", s)
+    if "次方" in s:  # 2的n-1次方 -> 2^(n-1)
+        s = _POWER_ZH.sub(_power, s)
+    if " " in s:
+        # formulas written loosely meet: "( 2 * n + 1 ) / 3" and "(2n+1)/3", "n / 2" and "n/2"
+        s = _MATH_SPACE.sub("", s)
     return s
 
 

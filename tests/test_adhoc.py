@@ -40,3 +40,36 @@ def test_grading_against_a_reference_orders_answers():
 def test_tiny_reference_still_has_a_point():
     r = build_rubric("O(n)")
     assert len(r.points) == 1
+
+
+def test_formulas_are_whole_keywords_and_meet_loose_spellings():
+    ref = "等概率前提下，平均移动的元素个数是n/2；否则为（2n+1)/3。"
+    rubric = build_rubric(ref, "插入一个元素需要平均移动的元素个数是多少？")
+    groups = [g for p in rubric.points for g in p.keywords]
+    assert ["n/2"] in groups and ["(2n+1)/3"] in groups
+    assert not {"2", "1)/3", "2n"} & {a for g in groups for a in g}  # no pieces of a formula
+    g = Grader(Settings(mode="keyword"))
+    assert g.grade_reference(ref, "n / 2；( 2*n + 1 ) / 3", question="平均移动几个元素？").score >= 9
+    assert g.grade_reference(ref, "(n-1)/2；2(n+1)/3", question="平均移动几个元素？").score <= 2
+
+
+def test_the_question_words_are_not_keywords():
+    question = "What is the main advantage of a doubly-linked list over a basic linked list?"
+    rubric = build_rubric("Deletion and insertion before a given node take constant time in a doubly linked list.", question)
+    words = {a for p in rubric.points for g in p.keywords for a in g}
+    assert {"constant", "deletion", "insertion"} <= words
+    assert not words & {"list", "linked", "doubly"}
+    g = Grader(Settings(mode="keyword"))
+    restated = g.grade_reference(rubric.points[0].source, "A doubly linked list is a list that is doubly linked.", question=question)
+    assert restated.score == 0
+
+
+def test_a_true_or_false_verdict_matches_its_spellings():
+    ref = "错误。顺序栈中的元素不一定是有序的。"
+    g = Grader(Settings(mode="keyword"))
+    q = "判断正误：顺序栈中元素值的大小是有序的"
+    for verdict in ("不正确", "错", "不对", "False"):
+        r = g.grade_reference(ref, f"{verdict}，栈里元素的大小没有顺序。", question=q)
+        assert any(p.credit > 0 and "错误" in p.text for p in r.points), verdict
+    r = g.grade_reference(ref, "正确，栈中元素是有序的。", question=q)
+    assert not any(p.credit > 0 and "错误" in p.text for p in r.points)

@@ -44,3 +44,24 @@ def test_tokens_mix_english_words_and_chinese_bigrams():
     assert "并行" in toks and "注意" in toks
     assert "weight" in toks and "comput" in toks
     assert "the" not in toks
+
+
+@pytest.mark.parametrize(
+    "written, canonical",
+    [
+        ("(2*n+1)/3", "(2n+1)/3"),
+        ("（2n+1）/3", "(2n+1)/3"),
+        ("n / 2", "n/2"),
+        ("( n - i ) / ( n * ( n + 1 ) / 2 )", "(n-i)/(n(n+1)/2)"),
+        ("2的n-1次方", "2^(n-1)"),
+        ("2的 n − 1 次方", "2^(n-1)"),
+        ("2的n次方", "2^n"),
+    ],
+)
+def test_formulas_written_loosely_meet(written, canonical):
+    assert normalize(written) == canonical
+
+
+@pytest.mark.parametrize("text", ["Problem - solution", "3 layers of attention", "model (the big one)"])
+def test_prose_keeps_its_spaces(text):
+    assert normalize(text) == text.lower()

@@ -24,7 +24,7 @@ _ZH_NEG = re.compile(
 )
 # Words that start like a cue but do not negate.
 # (不足 / 不够 state a shortage, the very claim of "显存不够"; they are not reversals)
-_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错")
+_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错|不等")
 _EN_NEG = frozenset(
     "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
     "shouldn't haven't hasn't hadn't couldn't mustn't without neither nor unable fail fails failed lack lacks "
