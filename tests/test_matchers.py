@@ -140,3 +140,18 @@ def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(tmp_p
     # under a heading that names the subject, the sentence below is about it
     headed = {p.id: p for p in g.grade("1", "**MHA**\n每个头有独立的 K/V。\n**MQA**\n所有头共享一组 K/V。").points}
     assert headed["mha-own-kv"].verdict == "covered" and headed["mqa-shared"].verdict == "covered"
+
+
+def test_a_sentence_that_opens_with_a_subject_is_about_that_subject(tmp_path):
+    bank = tmp_path / "subjects"
+    bank.mkdir()
+    (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
+    (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
+    g = Grader(Settings(mode="keyword"), bank=str(bank))
+    # the MQA line compares with MHA; it says nothing of MHA's own K/V
+    r = {p.id: p for p in g.grade("1", "- MQA：所有头共享一组 K/V，不像 MHA 那样每个头独立，KV cache 小。").points}
+    assert r["mqa-shared"].verdict == "covered" and r["mqa-small-cache"].verdict == "covered"
+    assert r["mha-own-kv"].credit <= 0.5, r["mha-own-kv"]
+    # a sentence naming both, with no label, speaks of both
+    both = {p.id: p for p in g.grade("1", "MHA 每个头独立，MQA 所有头共享一组 K/V。").points}
+    assert both["mha-own-kv"].verdict == "covered" and both["mqa-shared"].verdict == "covered"

@@ -36,6 +36,8 @@ BARE_LEFT = 2  # content units left in a clause once the rubric's terms are remo
 PARA_LOW, PARA_HIGH = 0.35, 0.8
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
+LABEL_TAIL = 16  # a label's colon comes this soon after its subject ("beam search (束搜索)：")
+_LEAD_GAP = re.compile(r"[\s\-*+>#.()\d]{0,4}")  # what may come before a sentence's opening subject
 _TERM = re.compile(r"[a-z]{2}|[\u3400-\u9fff]")  # a word, not a symbol, value or formula
 
 
@@ -307,6 +309,18 @@ def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool
     named = [
         {view.seg_of(s) for i in members for s, _ in found.get((i, 0), ())} for members in compiled.subjects
     ]
+    if named:
+        # a sentence labelled with a subject ("- Beam Search：… 比贪心还小") is about that one: the
+        # others it names after the label are compared with it, not described
+        for k, members in enumerate(compiled.subjects):
+            for i in members:
+                for s, e in found.get((i, 0), ()):
+                    j = view.seg_of(s)
+                    colon = view.joined.find(":", e, e + LABEL_TAIL)
+                    if colon >= 0 and _LEAD_GAP.fullmatch(view.joined, view.starts[j], s) and SEP not in view.joined[e:colon]:
+                        for other, segs in enumerate(named):
+                            if other != k:
+                                segs.discard(j)
     return [
         _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))], named)
         for i, p in enumerate(compiled.points)
