@@ -26,10 +26,22 @@ def build_rubric(reference: str, question: str | None = None) -> Rubric:
 
 
 @lru_cache(maxsize=4096)
-def question_from_reference(reference: str, question: str | None = None, question_id: str | None = None) -> Question:
+def _question(reference: str, question: str | None, question_id: str | None) -> Question:
     return Question(
         id=question_id or "adhoc",
         question=question or "(ad-hoc reference)",
         reference_answer=reference,
         rubric=build_rubric(reference, question),
     )
+
+
+def question_from_reference(
+    reference: str, question: str | None = None, question_id: str | None = None, alternatives: tuple[str, ...] = ()
+) -> Question:
+    """The question graded against `reference`; with `alternatives` (other reference answers to
+    the same question), an answer is graded against each and keeps its best grade."""
+    primary = _question(reference, question, question_id)
+    others = tuple(dict.fromkeys(a for a in alternatives if a and a.strip() and a != reference))
+    if not others:
+        return primary
+    return primary.with_alternatives(tuple(_question(a, question, question_id) for a in others))

@@ -292,7 +292,7 @@ _ONE_TARGET = {
     "oneOf": [
         {
             "required": ["question_id"],
-            "properties": {"question_id": {"type": "string"}, "reference_answer": _NULL, "question": _NULL},
+            "properties": {"question_id": {"type": "string"}, "reference_answer": _NULL, "question": _NULL, "reference_answers": _NULL},
         },
         {
             "required": ["reference_answer"],
@@ -313,6 +313,10 @@ class _GradeFields(BaseModel):
         default=None, min_length=1, description="Grade against this reference answer instead of a bank question."
     )
     question: Optional[str] = Field(default=None, description="The question text, with reference_answer.")
+    reference_answers: Optional[list[str]] = Field(
+        default=None, max_length=20,
+        description="Other reference answers to the same question, with reference_answer: the answer keeps its best grade.",
+    )
     answer: str = Field(description="The answer to grade; over the server's max_answer_chars it is refused with 413.")
 
     @model_validator(mode="after")
@@ -323,6 +327,8 @@ class _GradeFields(BaseModel):
             raise ValueError("bank is only used with question_id; drop it when grading against reference_answer")
         if self.question is not None and self.reference_answer is None:
             raise ValueError("question is only used with reference_answer")
+        if self.reference_answers is not None and self.reference_answer is None:
+            raise ValueError("reference_answers is only used with reference_answer (the main reference)")
         return self
 
 
@@ -557,8 +563,9 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
 
     def check_sizes(req: BaseModel) -> None:
         limit = settings.max_answer_chars
-        for name in ("answer", "reference_answer"):
-            text = getattr(req, name)
+        texts = [("answer", req.answer), ("reference_answer", req.reference_answer)]
+        texts += [(f"reference_answers[{i}]", t) for i, t in enumerate(req.reference_answers or [])]
+        for name, text in texts:
             if text is not None and len(text) > limit:
                 raise TooLargeError(f"{name} has {len(text)} characters, over the limit of {limit}; shorten it")
 
@@ -571,7 +578,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
 
     def target(req: BaseModel) -> tuple[Question, str | None]:
         if req.reference_answer is not None:
-            return question_from_reference(req.reference_answer, req.question), None
+            return question_from_reference(req.reference_answer, req.question, None, tuple(req.reference_answers or ())), None
         b = registry.load(req.bank)
         return get_question(b, req.question_id), b.name
 

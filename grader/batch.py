@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import GraderError, UsageError
 from .models import OFFLINE_MODES, GradeResult
@@ -66,6 +66,21 @@ class Row(BaseModel):
     bank: str | None = None
     reference_answer: str | None = None
     question: str | None = None
+    # other reference answers to the same question: the answer keeps its best grade
+    reference_answers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _references(self):
+        refs = [r for r in (self.reference_answers or []) if r and r.strip()]
+        if self.reference_answers is not None and not refs:
+            raise ValueError("reference_answers is empty: give at least one reference answer, or drop the field")
+        if refs and self.reference_answer is None:
+            self.reference_answer = refs[0]
+        return self
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        return tuple(r for r in (self.reference_answers or []) if r and r.strip() and r != self.reference_answer)
 
 
 @dataclass
@@ -132,7 +147,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
 
 
 def grade_row(grader: Grader, row: Row, mode: str | None) -> GradeResult:
-    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question)
+    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives)
     return grade_question(q, row.answer, mode or grader.settings.mode, grader.settings, bank_name)
 
 
@@ -279,12 +294,13 @@ class Out:
 
 # ---------------------------------------------------------------- one row, as plain data
 
-# A row travels to a worker as a tuple: (id, question_id, bank, answer, reference_answer, question).
+# A row travels to a worker as a tuple:
+# (id, question_id, bank, answer, reference_answer, question, alternative references).
 Item = tuple
 
 
 def _item(rid: str, row: Row) -> Item:
-    return (rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question)
+    return (rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
 
 
 def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, bool]:
@@ -292,9 +308,9 @@ def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, b
     along so that OUT keeps INPUT's order."""
     if isinstance(item, bytes):
         return item, True
-    rid, qid, bank, answer, ref, question = item
+    rid, qid, bank, answer, ref, question, alternatives = item
     try:
-        q, bank_name = grader.target(qid, bank, ref, question)
+        q, bank_name = grader.target(qid, bank, ref, question, alternatives)
         return result_line(rid, grade_question(q, answer, mode, grader.settings, bank_name)), False
     except Exception as exc:  # noqa: BLE001 - a bug or fault in one row must not stop the batch
         return exc_line(rid, exc), True
@@ -579,9 +595,9 @@ async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, con
     async def one(it: Item | bytes) -> tuple[bytes, bool]:
         if isinstance(it, bytes):
             return it, True
-        rid, qid, bank, answer, ref, question = it
+        rid, qid, bank, answer, ref, question, alternatives = it
         try:
-            q, bank_name = grader.target(qid, bank, ref, question)
+            q, bank_name = grader.target(qid, bank, ref, question, alternatives)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=client)
             return result_line(rid, res), False
         except JudgeConfigError:

@@ -152,8 +152,13 @@ async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, p
     tasks: dict[str, asyncio.Task] = {}
 
     async def one(it: Item):
-        rid, qid, bank, answer, ref, question = it
+        rid, qid, bank, answer, ref, question, alternatives = it
         try:
+            if alternatives:
+                raise UsageError(
+                    "reference_answers with more than one reference is not supported with --via openai-batch "
+                    "(one request per row): keep one reference_answer, or grade these rows without --via"
+                )
             q, bank_name = grader.target(qid, bank, ref, question)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=collector.for_row(rid))
             return result_line(rid, res), False

@@ -100,7 +100,9 @@ def grade(
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the answer from this file."),
     bank: Optional[str] = BankOpt,
     mode: Optional[str] = ModeOpt,
-    reference: Optional[str] = typer.Option(None, "--reference", help="Grade against this reference answer instead of a bank question."),
+    reference: Optional[list[str]] = typer.Option(
+        None, "--reference", help="Grade against this reference answer instead of a bank question; give it again for other references (the best grade is kept)."
+    ),
     reference_file: Optional[Path] = typer.Option(None, "--reference-file", help="Read the reference answer from a file."),
     question: Optional[str] = typer.Option(None, "--question", help="The question text, with --reference."),
     model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
@@ -122,15 +124,18 @@ def grade(
     settings = _settings(**overrides)
 
     def work():
-        adhoc = reference is not None or reference_file is not None
-        if adhoc:
+        refs = list(reference or [])
+        if refs or reference_file is not None:
             if len(args) > 1:
                 raise UsageError("with --reference, give only the answer as an argument (no question id)")
-            ref = _read_text_arg(reference, reference_file, "reference")
-            if not ref.strip():
+            if reference_file is not None:
+                refs.insert(0, _read_text_arg(None, reference_file, "reference"))
+            if any(r == "-" for r in refs):
+                raise UsageError("--reference - is not supported: pass the reference text, or a file with --reference-file")
+            if not refs[0].strip():
                 raise UsageError("the reference answer is empty: pass the text with --reference or --reference-file")
             answer = _read_text_arg(args[0] if args else None, file, "answer")
-            return Grader(settings).grade_reference(ref, answer, question=question, verbose=verbose)
+            return Grader(settings).grade_reference(refs[0], answer, question=question, verbose=verbose, alternatives=tuple(refs[1:]))
         if not args:
             raise UsageError("no question id: run 'grader questions' to list them, or use --reference")
         if len(args) > 2:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
@@ -108,6 +108,18 @@ class Question(FileModel):
         default=None, description="Kept verbatim from the source bank; null when it has none."
     )
     rubric: Rubric
+    # Other reference answers to the same question (ad-hoc grading with several references): an
+    # answer is graded against each and keeps its best grade. Not part of a bank file.
+    _alternatives: tuple["Question", ...] = PrivateAttr(default=())
+
+    @property
+    def alternatives(self) -> tuple["Question", ...]:
+        return self._alternatives
+
+    def with_alternatives(self, alternatives: tuple["Question", ...]) -> "Question":
+        q = self.model_copy()
+        q._alternatives = alternatives
+        return q
 
 
 class BankInfo(FileModel):

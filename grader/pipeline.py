@@ -186,6 +186,19 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, flag
     )
 
 
+def _each(question: Question) -> list[Question]:
+    """The question against its main reference, then against each alternative reference."""
+    return [question.with_alternatives(()), *question.alternatives]
+
+
+def _best(results: list[GradeResult]) -> GradeResult:
+    """The best grade (the first of equals), its usage the sum of all: each grade was paid for."""
+    best = max(results, key=lambda r: r.score)  # max keeps the first of equal scores
+    fields = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
+    total = Usage(**{k: sum(getattr(r.usage, k) for r in results) for k in fields})
+    return best.model_copy(update={"usage": total}) if total != best.usage else best
+
+
 def grade_question(
     question: Question,
     answer: str,
@@ -194,7 +207,10 @@ def grade_question(
     bank_name: str | None = None,
     verbose: bool = False,
 ) -> GradeResult:
-    """Grade one answer against one question's rubric: the whole flow."""
+    """Grade one answer against one question's rubric: the whole flow. A question with
+    alternative references is graded against each; the best grade is kept."""
+    if question.alternatives:
+        return _best([grade_question(q, answer, mode, settings, bank_name, verbose) for q in _each(question)])
     prepared, flags, compiled = _begin(question, answer, mode, settings)
     usage, feedback, details = Usage(), None, None
     points = _offline_points(question, prepared, compiled, mode, flags)
@@ -217,6 +233,8 @@ async def agrade_question(
 ) -> GradeResult:
     """`grade_question` for an event loop: the judge call is awaited (AsyncOpenAI). Pass one
     `grader.judge_client.JudgeClient` to grade many answers concurrently over shared connections."""
+    if question.alternatives:
+        return _best([await agrade_question(q, answer, mode, settings, bank_name, verbose, client) for q in _each(question)])
     prepared, flags, compiled = _begin(question, answer, mode, settings)
     usage, feedback, details = Usage(), None, None
     points = _offline_points(question, prepared, compiled, mode, flags)
@@ -254,12 +272,14 @@ class Grader:
         bank: str | None = None,
         reference: str | None = None,
         question: str | None = None,
+        alternatives: tuple[str, ...] = (),
     ) -> tuple[Question, str | None]:
-        """What an answer is graded against: a bank question, or a rubric built from a reference."""
+        """What an answer is graded against: a bank question, or a rubric built from a reference
+        (and from each alternative reference: the answer keeps its best grade)."""
         if reference:
             from .adhoc import question_from_reference
 
-            return question_from_reference(reference, question, question_id), None
+            return question_from_reference(reference, question, question_id, tuple(alternatives)), None
         if not question_id:
             raise UsageError("the row has neither question_id nor reference_answer")
         return self.question(question_id, bank)
@@ -272,7 +292,9 @@ class Grader:
         mode: str | None = None,
         question_id: str | None = None,
         verbose: bool = False,
+        alternatives: tuple[str, ...] = (),
     ) -> GradeResult:
-        """Grade against an ad-hoc reference answer: its rubric is built on the fly."""
-        q, _ = self.target(question_id, reference=reference, question=question)
+        """Grade against an ad-hoc reference answer: its rubric is built on the fly. With
+        `alternatives` (other references to the same question) the best grade is kept."""
+        q, _ = self.target(question_id, reference=reference, question=question, alternatives=alternatives)
         return grade_question(q, answer, mode or self.settings.mode, self.settings, None, verbose)

@@ -73,3 +73,19 @@ def test_a_true_or_false_verdict_matches_its_spellings():
         assert any(p.credit > 0 and "错误" in p.text for p in r.points), verdict
     r = g.grade_reference(ref, "正确，栈中元素是有序的。", question=q)
     assert not any(p.credit > 0 and "错误" in p.text for p in r.points)
+
+
+def test_alternative_references_keep_the_best_grade():
+    g = Grader(Settings(mode="keyword"))
+    question = "简述顺序表和链表的特点"
+    first = "顺序表存储空间连续，支持随机访问。"
+    other = "链表的存储空间不连续，插入删除只需修改指针。"
+    answer = "链表插入删除时修改指针即可，存储空间不连续。"
+    alone = g.grade_reference(first, answer, question=question)
+    best = g.grade_reference(first, answer, question=question, alternatives=(other,))
+    against_other = g.grade_reference(other, answer, question=question)
+    assert best.score == against_other.score > alone.score
+    assert best.rubric_version == against_other.rubric_version
+    # the best of equals is the main reference's grade
+    same = g.grade_reference(first, answer, question=question, alternatives=(first,))
+    assert same.rubric_version == alone.rubric_version

@@ -145,6 +145,17 @@ def test_grade_against_a_reference_answer(client):
     assert r.json()["bank"] is None
 
 
+def test_alternative_references_keep_the_best_grade(client):
+    body = {"reference_answer": "The compiler provides a default constructor when a class declares none.",
+            "question": "When does C++ create a default constructor?",
+            "answer": "Unless you write your own constructor, one with no parameters is generated for you."}
+    one = client.post("/v1/grade", json=body).json()
+    body["reference_answers"] = ["If you write no constructor, one with no parameters is generated for you."]
+    two = client.post("/v1/grade", json=body)
+    assert two.status_code == 200, two.text
+    assert two.json()["score"] > one["score"]
+
+
 def test_batch_mixes_results_and_per_item_errors(client):
     items = [
         {"id": "a", "question_id": "1", "answer": GOOD_ANSWER},
@@ -224,6 +235,7 @@ def test_404_grade(client, body, words):
         pytest.param({"question_id": 1, "answer": SECRET}, "body.question_id", id="id_not_text"),
         pytest.param({"question_id": "1", "question": "q?", "answer": SECRET}, "body", id="question_without_reference"),
         pytest.param({"bank": "api-test", "reference_answer": "r", "answer": SECRET}, "body", id="bank_with_reference"),
+        pytest.param({"question_id": "1", "reference_answers": ["r"], "answer": SECRET}, "body", id="alternatives_without_reference"),
         pytest.param([SECRET], "body", id="not_an_object"),
     ],
 )

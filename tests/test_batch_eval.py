@@ -85,3 +85,31 @@ def test_eval_bad_row_names_the_line(tmp_path):
     f.write_text('{"id": "1", "question_id": "4", "answer": "x"}\n', encoding="utf-8")
     r = runner.invoke(app, ["eval", str(f)])
     assert r.exit_code == 2 and "lab.jsonl:1: score" in r.stderr
+
+
+def test_rows_with_several_reference_answers(tmp_path):
+    inp = tmp_path / "in.jsonl"
+    first, other = "顺序表存储空间连续，支持随机访问。", "链表的存储空间不连续，插入删除只需修改指针。"
+    answer = "链表插入删除时修改指针即可，存储空间不连续。"
+    rows = [
+        {"id": "one", "reference_answer": first, "answer": answer},
+        {"id": "both", "reference_answer": first, "reference_answers": [first, other], "answer": answer},
+        {"id": "list-only", "reference_answers": [other, first], "answer": answer},
+        {"id": "empty-list", "reference_answers": [], "answer": answer},
+    ]
+    inp.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = runner.invoke(app, ["batch", str(inp), "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    got = {o["id"]: o for o in lines(out)}
+    assert got["both"]["result"]["score"] == got["list-only"]["result"]["score"] > got["one"]["result"]["score"]
+    assert "reference_answers is empty" in got["empty-list"]["error"]["message"]
+
+
+def test_cli_takes_several_references():
+    first, other = "顺序表存储空间连续，支持随机访问。", "链表的存储空间不连续，插入删除只需修改指针。"
+    answer = "链表插入删除时修改指针即可，存储空间不连续。"
+    one = runner.invoke(app, ["grade", "--reference", first, answer, "--json"])
+    two = runner.invoke(app, ["grade", "--reference", first, "--reference", other, answer, "--json"])
+    assert one.exit_code == 0 and two.exit_code == 0, two.stderr
+    assert json.loads(two.stdout)["score"] > json.loads(one.stdout)["score"]

@@ -256,3 +256,20 @@ def test_openai_batch_sends_the_judges_own_requests(tmp_path, fast_retries):
     d = json.loads(r.stdout)
     assert d["graded"] == 9 and d["errors"] == 1 and d["usage"]["prompt_tokens"] > 0
     assert not (tmp_path / "via.jsonl.openai-batch.json").exists()
+
+
+def test_openai_batch_refuses_a_row_with_several_references(tmp_path, fast_retries):
+    inp = tmp_path / "in.jsonl"
+    rows = [
+        {"id": "one", "reference_answer": "Pointers link the nodes.", "answer": "Each node points to the next."},
+        {"id": "two", "reference_answers": ["Pointers link the nodes.", "Nodes are linked."], "answer": "Each node points to the next."},
+    ]
+    inp.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "via.jsonl"
+    with FakeBatchAPI(responder=plausible_reply, polls=1) as api:
+        r = runner.invoke(app, ["batch", str(inp), "--out", str(out), "--mode", "llm", "--model", "m", "--base-url", api.url,
+                                "--no-cache", "--via", "openai-batch", "--poll-interval", "0"])
+        assert r.exit_code == 0, r.stderr
+    got = {x["id"]: x for x in out_lines(out)}
+    assert "result" in got["one"]
+    assert "--via openai-batch" in got["two"]["error"]["message"] and "reference_answer" in got["two"]["error"]["message"]
