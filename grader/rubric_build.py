@@ -44,7 +44,17 @@ from .text import CJK_RE, EN_STOP, content_length, english_stem, normalize
 CLAIM_CHARS = 100  # target size of a claim, in claim_length units (a Chinese character counts 3)
 MAX_GROUPS = 8  # keyword groups per claim
 ADHOC_PARTIAL_FROM = 0.2  # share of a claim's keywords that earns (that share of) credit
-ADHOC_FULL_MARKS_AT = 0.6  # share of the reference's claims that earns full marks
+ADHOC_FULL_MARKS_AT = 0.6  # share of the reference's claims that earns full marks, at most...
+# ...and fewer for a long reference: full marks at ADHOC_NEEDED_SCALE * n ** ADHOC_NEEDED_POWER of
+# its n claims (3 claims: 1.7, 5: 2.5, 10: 4.0), as a long reference says more than an answer needs
+# (ADS Pearson 0.578 -> 0.602; chosen on one half of the ADS questions, the other half 0.569 -> 0.602)
+ADHOC_NEEDED_SCALE, ADHOC_NEEDED_POWER = 0.8, 0.7
+
+
+def adhoc_full_marks_at(n_claims: int) -> float:
+    """Share of an ad-hoc rubric's claims that earns full marks."""
+    needed = ADHOC_NEEDED_SCALE * max(1, n_claims) ** ADHOC_NEEDED_POWER
+    return round(min(ADHOC_FULL_MARKS_AT, needed / max(1, n_claims)), 4)
 
 _SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", "、", ", ", "：", ": ", " ", ""]
 _SENTENCE_SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", ""]
@@ -641,6 +651,6 @@ def build_rubric(reference: str, question: str | None = None, *, structured: boo
     return Rubric(
         points=points,
         partial_from=ADHOC_PARTIAL_FROM,
-        full_marks_at=ADHOC_FULL_MARKS_AT,
+        full_marks_at=adhoc_full_marks_at(len(points)),
         notes="built on the fly from the reference answer",
     )

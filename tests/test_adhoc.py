@@ -89,3 +89,13 @@ def test_alternative_references_keep_the_best_grade():
     # the best of equals is the main reference's grade
     same = g.grade_reference(first, answer, question=question, alternatives=(first,))
     assert same.rubric_version == alone.rubric_version
+
+
+def test_a_long_reference_needs_a_smaller_share_of_its_claims():
+    from grader.rubric_build import ADHOC_FULL_MARKS_AT, adhoc_full_marks_at
+
+    shares = [adhoc_full_marks_at(n) for n in (1, 2, 3, 5, 10, 20)]
+    assert shares[0] == shares[1] == ADHOC_FULL_MARKS_AT
+    assert all(a >= b for a, b in zip(shares, shares[1:])) and shares[-1] < 0.4
+    needed = [n * adhoc_full_marks_at(n) for n in (3, 5, 10, 20)]
+    assert all(a < b for a, b in zip(needed, needed[1:]))  # more claims still need more of them
