@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -451,13 +452,33 @@ def _posseg():
     return jieba.posseg
 
 
+@contextmanager
+def _words_kept_whole(words: list[str]):
+    """jieba's dictionary with `words` added, for the duration of the block only: the dictionary is
+    shared by the whole process (the ad-hoc profile segments with it too), so words added for one
+    point must not change how another point, another question or a later build is segmented."""
+    jieba = _jieba()[0]
+    dt = jieba.dt
+    words = [w for w in dict.fromkeys(words) if CJK_RE.search(w) and 2 <= len(w) <= 8]
+    saved = {w[: k + 1]: dt.FREQ.get(w[: k + 1]) for w in words for k in range(len(w))}
+    total = dt.total
+    for w in words:
+        jieba.add_word(w, freq=2000)
+    try:
+        yield
+    finally:
+        for w, f in saved.items():
+            if f is None:
+                dt.FREQ.pop(w, None)
+            else:
+                dt.FREQ[w] = f
+        dt.total = total
+
+
 def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
     """Chinese and English content words of a span, scored by specificity; `phrases` (bold phrases,
     bilingual terms) are kept whole by the segmenter."""
     jieba, idf, median = _jieba()
-    for ph in phrases:
-        if CJK_RE.search(ph) and 2 <= len(ph) <= 8:
-            jieba.add_word(ph, freq=2000)  # builder only: the grading path never segments
     norm = normalize(text)
     scored: dict[str, float] = {}
     for w in _EN_TERM.findall(norm):
@@ -465,7 +486,9 @@ def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
         if w and w not in EN_STOP and (len(w) >= 2 or w.isdigit()) and not re.fullmatch(r"[a-z]\d?|\d+", w):
             scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
     if CJK_RE.search(norm):
-        for tok in _posseg().lcut(norm):
+        with _words_kept_whole(phrases):
+            toks = _posseg().lcut(norm)
+        for tok in toks:
             w, flag = tok.word.strip(), tok.flag
             if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS or w in _GENERIC_LABELS or _JUNK.search(w):
                 continue
