@@ -15,7 +15,10 @@ separators)--> claims, each a verbatim span of the reference --> key points:
 - keyword groups per point, most specific first: bold phrases and bold leads, English terms
   ("Beam Search", "KV Cache"), Chinese content words (jieba, ranked by IDF and by how few units
   of this reference use them). A term the reference gives in two languages ("键值缓存（KV Cache）",
-  "Greedy Search (贪心搜索)") is one group holding both;
+  "Greedy Search (贪心搜索)") is one group holding both; a term of the bilingual term table shipped
+  with grader (grader/terms_zh_en.txt: 注意力/attention, 键值缓存/kv cache, ...) ranks ahead of
+  plain words and its group holds every spelling the table lists, so an answer that writes the
+  English form (or an abbreviation) of the reference's Chinese term still makes the point;
 - weights from structure: every section (sub-question) weighs the same and its points share that
   weight equally.
 
@@ -33,6 +36,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from .models import KeyPoint, Rubric
 from .text import CJK_RE, EN_STOP, content_length, normalize
@@ -422,6 +426,57 @@ def _bold_phrases(text: str) -> list[str]:
     return out
 
 
+TERMS_FILE = Path(__file__).resolve().parent / "terms_zh_en.txt"
+TERM_BONUS = 10.0  # added to the score of a spelling the term table knows: technical terms come first
+
+
+@dataclass(frozen=True, slots=True)
+class TermTable:
+    """The bilingual term table (grader/terms_zh_en.txt): spellings of one concept per entry."""
+
+    entries: tuple[tuple[str, ...], ...]  # normalised spellings, as listed
+    index: dict[str, int]  # normalised spelling -> entry
+
+    def forms(self, word: str) -> tuple[str, ...] | None:
+        k = self.index.get(normalize(word))
+        return None if k is None else self.entries[k]
+
+    def found_in(self, norm: str) -> list[str]:
+        """Spellings of the table that occur in normalised text (English ones as whole words)."""
+        out = []
+        for alias in self.index:
+            k = norm.find(alias)
+            if k < 0:
+                continue
+            if alias[:1].isascii() and alias[:1].isalnum():
+                rx = re.compile(r"(?<![a-z0-9])" + re.escape(alias) + r"(?![a-z0-9])")
+                if not rx.search(norm):
+                    continue
+            out.append(alias)
+        # the longest term only: "梯度消失", not "梯度" inside it
+        return [a for a in out if not any(a != b and a in b for b in out)]
+
+
+@lru_cache(maxsize=1)
+def term_table() -> TermTable:
+    entries: list[tuple[str, ...]] = []
+    index: dict[str, int] = {}
+    for line in TERMS_FILE.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        forms: list[str] = []
+        for a in line.split("|"):
+            n = normalize(a)
+            # a single Chinese character ("值", "键") occurs inside too many other words to be an alias
+            if n and not (len(n) == 1 and CJK_RE.match(n)) and n not in index and n not in forms:
+                forms.append(n)
+        if forms:
+            for f in forms:
+                index[f] = len(entries)
+            entries.append(tuple(forms))
+    return TermTable(tuple(entries), index)
+
+
 class _Vocabulary:
     """Specificity of words within one reference: IDF, lowered for words many units share."""
 
@@ -517,6 +572,9 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
         t = normalize(term)
         if " " in t or "-" in t:
             scored[t] = max(scored.get(t, 0.0), 10.0 + len(t.split()))
+    table = term_table()
+    for term in table.found_in(norm):  # scored like an English term, then ahead of plain words
+        scored[term] = max(scored.get(term, 0.0), 8.0 + min(len(term), 10) / 10) + TERM_BONUS
     ranked = vocab.rank(scored)
     groups: list[list[str]] = []
     used: set[str] = set()
@@ -531,6 +589,10 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
             if any(w == f or (len(w) >= 2 and w in f and f in norm) for f in forms):
                 group = list(dict.fromkeys(forms))
                 break
+        for a in list(group):  # every spelling the term table knows for it
+            forms = table.forms(a)
+            if forms:
+                group = list(dict.fromkeys(group + list(forms)))
         used.update(group)
         groups.append(group)
     return groups
