@@ -559,7 +559,10 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
     label = "；".join(labels)
     norm = normalize(text + "；" + label)
     bold = [lb for lb in labels if normalize(lb) not in _GENERIC_LABELS] + _bold_phrases(span_text)
-    phrases = bold + [a for g in gloss for a in g]
+    table = term_table()
+    found = table.found_in(norm)
+    # the table's terms found here are kept whole by the segmenter too ("梯度消失", not "梯度" + "消失")
+    phrases = bold + [a for g in gloss for a in g] + found
     scored = _content_words(text + "；" + label, phrases)
     for phrase in bold:  # a short bold phrase is a term of its own ("局部最优", "精确的0")
         pn = normalize(phrase)
@@ -572,8 +575,7 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
         t = normalize(term)
         if " " in t or "-" in t:
             scored[t] = max(scored.get(t, 0.0), 10.0 + len(t.split()))
-    table = term_table()
-    for term in table.found_in(norm):  # scored like an English term, then ahead of plain words
+    for term in found:  # scored like an English term, then ahead of plain words
         scored[term] = max(scored.get(term, 0.0), 8.0 + min(len(term), 10) / 10) + TERM_BONUS
     ranked = vocab.rank(scored)
     groups: list[list[str]] = []
