@@ -483,7 +483,9 @@ class _Vocabulary:
     def __init__(self, reference: str, spans: list[tuple[int, int]]):
         self.df: dict[str, int] = {}
         for a, b in spans:
-            for w in _content_words(plain(reference[a:b]), []):
+            text = plain(reference[a:b])
+            terms = term_table().found_in(normalize(text))  # counted as the points' keywords are
+            for w in set(_content_words(text, terms)) | set(terms):
                 self.df[w] = self.df.get(w, 0) + 1
         self.n = max(1, len(spans))
 
