@@ -132,6 +132,34 @@ def test_bilingual_terms_are_one_group():
     assert any("kv cache" in g and "键值缓存" in g for g in groups), groups
 
 
+TERMS_MD = """# 深度学习基础
+
+## 1. 为什么深层网络难训练？
+
+深层网络反向传播时容易出现梯度消失，浅层参数几乎得不到更新。
+
+## 2. Transformer 的子层之间是怎么连接的？
+
+残差连接把输入直接加到子层输出上，让梯度可以绕过子层传回去。
+"""
+
+
+def test_term_table_puts_the_english_forms_in_the_group(tmp_path):
+    from grader.rubric_build import TERMS_FILE, term_table
+
+    assert TERMS_FILE.is_file() and TERMS_FILE.parent.name == "grader"  # ships inside the package
+    assert "vanishing gradient" in term_table().forms("梯度消失")
+    src = tmp_path / "bank.md"
+    src.write_text(TERMS_MD, encoding="utf-8")
+    build_bank(src, tmp_path / "out", name="terms")
+    built = load_bank(tmp_path / "out")
+    groups = {q: [g for p in built.questions[q].rubric.points for g in p.keywords] for q in ("1", "2")}
+    assert any("梯度消失" in g and "vanishing gradient" in g for g in groups["1"]), groups["1"]
+    assert any("残差连接" in g and "residual connection" in g for g in groups["2"]), groups["2"]
+    report = check_bank(tmp_path / "out")
+    assert report.errors == [] and report.warnings == [], report.findings
+
+
 def test_built_bank_grades(seed_bank):
     g = Grader(Settings(mode="fuzzy"), bank=str(seed_bank))
     good = g.grade("3", "RoPE 把 Query 和 Key 向量按位置旋转，旋转后的点积只依赖相对位置 (m-n)，而且不引入额外可训练参数，外推能力较好。")
