@@ -99,3 +99,12 @@ def test_a_long_reference_needs_a_smaller_share_of_its_claims():
     assert all(a >= b for a, b in zip(shares, shares[1:])) and shares[-1] < 0.4
     needed = [n * adhoc_full_marks_at(n) for n in (3, 5, 10, 20)]
     assert all(a < b for a, b in zip(needed, needed[1:]))  # more claims still need more of them
+
+
+def test_keywords_take_their_spellings_from_the_term_table():
+    ref = "在链表中插入结点只需修改指针。"
+    rubric = build_rubric(ref, "链表插入为什么快？")
+    groups = [g for p in rubric.points for g in p.keywords]
+    assert any("结点" in g and "节点" in g and "node" in g for g in groups), groups
+    g = Grader(Settings(mode="keyword"))
+    assert g.grade_reference(ref, "插入节点只要改指针", question="链表插入为什么快？").score >= 8
