@@ -155,3 +155,13 @@ def test_a_sentence_that_opens_with_a_subject_is_about_that_subject(tmp_path):
     # a sentence naming both, with no label, speaks of both
     both = {p.id: p for p in g.grade("1", "MHA 每个头独立，MQA 所有头共享一组 K/V。").points}
     assert both["mha-own-kv"].verdict == "covered" and both["mqa-shared"].verdict == "covered"
+
+
+def test_a_negation_inside_a_condition_is_no_contradiction():
+    ref = ("If no constructor is provided, the compiler provides one by default. "
+           "If a constructor is defined for a class, the compiler does not create a default constructor.")
+    r = Grader(Settings(mode="fuzzy")).grade_reference(
+        ref, "The compiler creates a default constructor when we do not define one in our class.",
+        question="When does C++ create a default constructor?")
+    assert not any(p.verdict == "contradicted" for p in r.points), [(p.id, p.verdict) for p in r.points]
+    assert r.score > 0

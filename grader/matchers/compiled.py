@@ -267,13 +267,29 @@ def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) 
     return negated == (group.polarity == "neg")
 
 
+_CONDITION = re.compile(r"(?:^|[,;:.!?]\s*)(?:if|when|whenever|unless|once)\b|如果|若(?!干)|假如|假设|只要|一旦|除非")
+
+
+def _conditional(norm: str, start: int) -> bool:
+    """Is the term at `start` inside a condition ("if no constructor is provided, ...")? A negation
+    there states when, not whether: its polarity cannot be compared with an answer's, so the
+    group's polarity is "any" (Mohler Pearson 0.520 -> 0.525; dev and ADS unchanged)."""
+    left = 0
+    for m in _CLAUSE_BREAK.finditer(norm, max(0, start - 60), start):
+        left = m.end()
+    head = norm[max(0, left - 12) : start]  # the clause with the separator before it
+    return bool(_CONDITION.search(head))
+
+
 def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     norms = sorted({n for n in (normalize(a) for a in aliases) if n}, key=len, reverse=True)
     if not norms:
         return None
     probes = tuple(AliasProbe(a) for a in norms)
     first = min((sp for probe in probes if probe.piece in point_norm for sp in probe.spans(point_norm)), default=None)
-    if first is None or not clause_negated(point_norm, *first):
+    if first is not None and _conditional(point_norm, first[0]):
+        polarity = "any"
+    elif first is None or not clause_negated(point_norm, *first):
         polarity = "pos"
     elif negated_before(point_norm, first[0]):
         polarity = "neg"
