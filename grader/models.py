@@ -40,6 +40,13 @@ class KeyPoint(FileModel):
             "every group is found in the answer."
         ),
     )
+    opposites: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Words that state the opposite of the point (\"正确\" for a point saying a statement is wrong): "
+            "written plainly in an answer that does not make the point, they make it contradicted."
+        ),
+    )
     source: str | None = Field(
         default=None, description="Verbatim span of the reference answer that grounds this point."
     )
@@ -47,6 +54,11 @@ class KeyPoint(FileModel):
         default=None,
         description="Why the point is not grounded verbatim, or why it departs from the reference.",
     )
+
+    @field_validator("opposites")
+    @classmethod
+    def _opposites_not_blank(cls, words: list[str]) -> list[str]:
+        return [w.strip() for w in words if w and w.strip()]
 
     @field_validator("keywords")
     @classmethod

@@ -188,6 +188,8 @@ def slug(text: str, limit: int = 24) -> str:
 _FALSE = ("错误", "不正确", "不对", "错", "否", "false", "incorrect", "wrong")
 _TRUE = ("正确", "对的", "没错", "true", "correct")
 VERDICTS = {w: _FALSE for w in ("错误", "不正确", "错", "false", "incorrect")} | {w: _TRUE for w in ("正确", "true", "correct")}
+# ...and what states the opposite verdict, written plainly ("不正确" is not "正确"; "不错" is praise)
+_OPPOSITE = {_FALSE: ("正确", "对的", "true", "correct"), _TRUE: ("错误", "不正确", "不对", "false", "incorrect", "wrong")}
 
 
 def _in_question(word: str, question_norm: str, question_stems: frozenset[str]) -> bool:
@@ -214,7 +216,9 @@ def _build_adhoc(reference: str, question: str | None = None) -> list[KeyPoint]:
         words = values or words  # a claim that gives a value or a formula is that value
         # each keyword with its other spellings from the term table (Mohler Pearson 0.510 -> 0.520)
         groups = [list(VERDICTS.get(w) or term_table().forms(w) or (w,)) for w in words[:MAX_GROUPS]]
-        points.append(KeyPoint(id=f"c{i + 1}", text=claim, weight=1.0, keywords=groups, source=claim))
+        verdict = next((VERDICTS[w] for w in words[:MAX_GROUPS] if w in VERDICTS), None)
+        opposites = list(_OPPOSITE[verdict]) if verdict else []
+        points.append(KeyPoint(id=f"c{i + 1}", text=claim, weight=1.0, keywords=groups, opposites=opposites, source=claim))
     return points
 
 

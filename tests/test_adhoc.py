@@ -108,3 +108,15 @@ def test_keywords_take_their_spellings_from_the_term_table():
     assert any("结点" in g and "节点" in g and "node" in g for g in groups), groups
     g = Grader(Settings(mode="keyword"))
     assert g.grade_reference(ref, "插入节点只要改指针", question="链表插入为什么快？").score >= 8
+
+
+def test_the_opposite_verdict_contradicts_the_verdict_point():
+    ref = "错误。栈中元素可以从栈顶依次出栈，直到最后删除栈底元素。"
+    q = "判断正误：栈底元素是不能删除的元素"
+    g = Grader(Settings(mode="keyword"))
+    verdict_point = build_rubric(ref, q).points[0]
+    assert "正确" in verdict_point.opposites
+    wrong = g.grade_reference(ref, "正确，栈底元素不能删除，只能删除栈顶元素。", question=q)
+    right = g.grade_reference(ref, "不正确，栈顶元素依次出栈后，栈底元素也可以删除。", question=q)
+    assert wrong.points[0].verdict == "contradicted" and right.points[0].verdict != "contradicted"
+    assert wrong.score == 0 < right.score

@@ -205,6 +205,7 @@ class CompiledPoint:
     groups: tuple[CompiledGroup, ...]
     tokens: frozenset[str]
     subject: int | None = None  # index in CompiledRubric.subjects when the first group names one
+    opposite: CompiledGroup | None = None  # words stating the opposite of the point, found plainly
 
 
 @dataclass(slots=True)
@@ -325,7 +326,8 @@ def _compile(rubric: Rubric, context: str) -> CompiledRubric:
                 vocab.update(tokens(a))
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
-        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks))
+        opposite = _compile_group(p.opposites, "") if p.opposites else None  # polarity "pos": plainly
+        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite))
     subjects = _subjects(points)
     for k, members in enumerate(subjects):
         for i in members:

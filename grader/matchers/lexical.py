@@ -241,6 +241,16 @@ def _judge_point(
                 break  # covered: no later window can do better, and a contradiction no longer counts
 
     method = "fuzzy" if (fuzzy and used_fuzzy) else "keyword"
+    if best_credit < 1.0 and contradiction is None and point.opposite is not None:
+        # the answer says the opposite in so many words ("正确" where the point is "错误")
+        joined = view.joined
+        opp_segs = {
+            view.seg_of(s)
+            for s, e in point.opposite.spans(joined)
+            if occurrence_matches(point.opposite, joined, s, e)
+        }
+        if opp_segs:
+            contradiction = tuple(sorted(opp_segs))
     if best_credit < 1.0 and contradiction is not None:
         return LexicalMatch(
             _result(point, "contradicted", 0.0, _evidence(prepared, contradiction), method,
