@@ -6,7 +6,8 @@
 - keywords: the quick keyword grader: the reference's top-20 jieba TF-IDF keywords; score = the
   share of them found in the answer (lower-cased substring).
 
-Each returns a raw number per row; agreement is measured with rank and linear correlations, and
+A row that carries several references (`reference_answers`, as ADS rows do) gets the best of its
+references, as the grader does. Each returns a raw number per row; agreement is measured with rank and linear correlations, and
 for QWK/MAE the raw number is mapped linearly onto 0-10 (min-max over the file) -- a generous
 treatment, since these baselines are never calibrated otherwise.
 """
@@ -20,6 +21,12 @@ from collections import Counter
 
 def _ref(row: dict, bank_refs: dict[str, str]) -> str:
     return row.get("reference_answer") or bank_refs.get(str(row.get("question_id")), "") or ""
+
+
+def _refs(row: dict, bank_refs: dict[str, str]) -> list[str]:
+    """The row's references: its main one, then any others it carries."""
+    main = _ref(row, bank_refs)
+    return list(dict.fromkeys([main, *(x for x in row.get("reference_answers") or [] if x)]))
 
 
 def length_scores(rows: list[dict], bank_refs: dict[str, str]) -> list[float]:
@@ -39,7 +46,7 @@ def _grams(text: str) -> Counter:
 
 def tfidf_scores(rows: list[dict], bank_refs: dict[str, str]) -> list[float]:
     docs_a = [_grams(r["answer"]) for r in rows]
-    refs = {_ref(r, bank_refs) for r in rows}
+    refs = {ref for r in rows for ref in _refs(r, bank_refs)}
     docs_r = {ref: _grams(ref) for ref in refs}
     df: Counter = Counter()
     for d in list(docs_a) + list(docs_r.values()):
@@ -55,8 +62,8 @@ def tfidf_scores(rows: list[dict], bank_refs: dict[str, str]) -> list[float]:
     ref_vecs = {ref: vec(c) for ref, c in docs_r.items()}
     out = []
     for r, c in zip(rows, docs_a):
-        a, b = vec(c), ref_vecs[_ref(r, bank_refs)]
-        out.append(sum(x * b.get(g, 0.0) for g, x in a.items()))
+        a = vec(c)
+        out.append(max(sum(x * ref_vecs[ref].get(g, 0.0) for g, x in a.items()) for ref in _refs(r, bank_refs)))
     return out
 
 
@@ -68,12 +75,14 @@ def keyword_scores(rows: list[dict], bank_refs: dict[str, str]) -> list[float]:
     cache: dict[str, list[str]] = {}
     out = []
     for r in rows:
-        ref = _ref(r, bank_refs)
-        if ref not in cache:
-            cache[ref] = [k.lower() for k in jieba.analyse.extract_tags(ref, topK=20)]
-        kws = cache[ref]
         ans = r["answer"].lower()
-        out.append(sum(1 for k in kws if k in ans) / len(kws) if kws else 0.0)
+        best = 0.0
+        for ref in _refs(r, bank_refs):
+            if ref not in cache:
+                cache[ref] = [k.lower() for k in jieba.analyse.extract_tags(ref, topK=20)]
+            kws = cache[ref]
+            best = max(best, sum(1 for k in kws if k in ans) / len(kws) if kws else 0.0)
+        out.append(best)
     return out
 
 
