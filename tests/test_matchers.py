@@ -122,12 +122,17 @@ rubric:
 """
 
 
-def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(tmp_path):
+@pytest.fixture
+def subjects_grader(tmp_path):
     bank = tmp_path / "subjects"
     bank.mkdir()
     (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
     (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
-    g = Grader(Settings(mode="keyword"), bank=str(bank))
+    return Grader(Settings(mode="keyword"), bank=str(bank))
+
+
+def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(subjects_grader):
+    g = subjects_grader
     swapped_result = g.grade("1", "MQA：每个头有独立的 K/V，KV cache 大。MHA：所有头共享一组 K/V。")
     assert "keyword_stuffing" not in swapped_result.flags  # written sentences, not a list of terms
     swapped = {p.id: p for p in swapped_result.points}
@@ -142,12 +147,8 @@ def test_a_claim_about_one_subject_is_not_made_by_a_sentence_about_another(tmp_p
     assert headed["mha-own-kv"].verdict == "covered" and headed["mqa-shared"].verdict == "covered"
 
 
-def test_a_sentence_that_opens_with_a_subject_is_about_that_subject(tmp_path):
-    bank = tmp_path / "subjects"
-    bank.mkdir()
-    (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
-    (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
-    g = Grader(Settings(mode="keyword"), bank=str(bank))
+def test_a_sentence_that_opens_with_a_subject_is_about_that_subject(subjects_grader):
+    g = subjects_grader
     # the MQA line compares with MHA; it says nothing of MHA's own K/V
     r = {p.id: p for p in g.grade("1", "- MQA：所有头共享一组 K/V，不像 MHA 那样每个头独立，KV cache 小。").points}
     assert r["mqa-shared"].verdict == "covered" and r["mqa-small-cache"].verdict == "covered"
