@@ -515,3 +515,20 @@ def test_cli_grades_with_the_judge(llm, tmp_path, bank, monkeypatch):
     monkeypatch.setenv("GRADER_TIMEOUT", "0.3")
     res = CliRunner().invoke(app, args + ["--no-cache", "--no-fallback"])
     assert res.exit_code == 1 and "timed out" in res.stderr
+
+
+def test_several_references_are_judged_each_and_the_best_kept(tmp_path):
+    from fake_llm_server import plausible_reply
+
+    server = FakeLLM(default=plausible_reply).start()
+    try:
+        g = Grader(make_settings(server, tmp_path))
+        answer = "Pointers link each node to the next one."
+        one = g.grade_reference("Arrays store elements contiguously.", answer, question="Linked lists?", mode="llm")
+        both = g.grade_reference("Arrays store elements contiguously.", answer, question="Linked lists?", mode="llm",
+                                 alternatives=("Pointers link the nodes of a linked list.",))
+        assert one.usage.llm_calls == 1 and both.usage.llm_calls == 2  # one call per reference
+        assert both.score > one.score
+        assert both.usage.prompt_tokens > one.usage.prompt_tokens
+    finally:
+        server.stop()
