@@ -107,6 +107,9 @@ def agreement(built_dir: Path) -> dict:
     for name, bank in (("built", str(built_dir)), ("curated", "llm-interview")):
         res = evaluate(kept, Grader(Settings(mode="fuzzy"), bank=bank), "fuzzy")
         out[name] = {k: res[k] for k in ("spearman", "qwk", "pearson", "mae")}
+        out[name]["by_kind"] = {k: v["mean_grader"] for k, v in res.get("by_kind", {}).items()}
+        out["human_by_kind"] = {k: v["mean_human"] for k, v in res.get("by_kind", {}).items()}
+        out.setdefault("rows_by_kind", {}).update({k: v.get("n", 0) for k, v in res.get("by_kind", {}).items()})
     out["spearman_gap"] = round(out["curated"]["spearman"] - out["built"]["spearman"], 4)
     return out
 
@@ -139,6 +142,11 @@ def main() -> None:
         m = a[name]
         print(f"| {name} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
     print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}")
+    print("mean score (0-10) by kind of answer:")
+    print("| kind | rows | human | built | curated |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for k, h in a["human_by_kind"].items():
+        print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} |")
 
 
 if __name__ == "__main__":
