@@ -21,7 +21,7 @@ import yaml
 from .bankmd import SourceBank, SourceQuestion, parse_bank
 from .errors import JudgeError, UsageError
 from .models import BankInfo, Question, Rubric
-from .rubric_build import build_rubric
+from .rubric_build import Corpus, build_rubric
 from .text import cjk_ratio
 
 
@@ -35,7 +35,8 @@ class BuildReport:
     llm_dropped: int = 0
 
 
-def rubric_for(q: SourceQuestion, llm_settings=None, report: BuildReport | None = None, max_points: int = 12) -> Rubric:
+def rubric_for(q: SourceQuestion, llm_settings=None, report: BuildReport | None = None, max_points: int = 12,
+               corpus: Corpus | None = None) -> Rubric:
     assert q.reference is not None
     if llm_settings is not None:
         from .rubric_llm import propose_points
@@ -55,7 +56,7 @@ def rubric_for(q: SourceQuestion, llm_settings=None, report: BuildReport | None 
                 return Rubric(points=outcome.points[:max_points], notes="key points proposed by the model and grounded in the reference")
             if report is not None:
                 report.warnings.append(f"question {q.id}: no proposed point was grounded in the reference; built offline instead")
-    return build_rubric(q.reference, q.question, max_points=max_points)
+    return build_rubric(q.reference, q.question, max_points=max_points, corpus=corpus)
 
 
 # ---------------------------------------------------------------- writing YAML like the bundled bank
@@ -117,6 +118,7 @@ def build_bank(src: Path, out: Path, name: str | None = None, llm_settings=None,
         description=f"Built with 'grader rubric build' from {src.name} ({bank.layout} layout); review the key points before use.",
         source=bank.source,
     )
+    corpus = Corpus([q.reference for q in bank.questions if q.reference])  # the field's words, bank-wide
     for q in bank.questions:
         if not q.reference:
             report.skipped.append(q.id)
@@ -125,7 +127,7 @@ def build_bank(src: Path, out: Path, name: str | None = None, llm_settings=None,
                 "add its answer to the bank and build again"
             )
             continue
-        rubric = rubric_for(q, llm_settings, report, max_points)
+        rubric = rubric_for(q, llm_settings, report, max_points, corpus)
         question = Question(id=q.id, question=q.question, reference_answer=q.reference, rubric=rubric)
         (out / file_name(q.id, width)).write_text(question_yaml(question), encoding="utf-8")
         report.written.append(q.id)

@@ -160,6 +160,19 @@ def test_term_table_puts_the_english_forms_in_the_group(tmp_path):
     assert report.errors == [] and report.warnings == [], report.findings
 
 
+def test_words_the_whole_bank_uses_rank_below_a_points_own():
+    from grader.rubric_build import Corpus, build_points
+
+    ref = "Transformer 用残差连接稳定训练。"
+    others = ["Transformer 的参数很多。", "Transformer 可以并行。", "Transformer 需要大量数据。"]
+    alone = build_points(ref, max_groups=1)
+    assert alone[0].keywords[0][0] == "transformer", alone
+    in_bank = build_points(ref, max_groups=1, corpus=Corpus([ref, *others]))
+    assert in_bank[0].keywords[0][0] == "残差连接", in_bank  # every reference of the bank says "Transformer"
+    assert Corpus([ref, *others]).share(["transformer"]) == 1.0
+    assert Corpus([ref, others[0]]).share(["transformer"]) == 0.0  # too few references to tell
+
+
 def test_built_bank_grades(seed_bank):
     g = Grader(Settings(mode="fuzzy"), bank=str(seed_bank))
     good = g.grade("3", "RoPE 把 Query 和 Key 向量按位置旋转，旋转后的点积只依赖相对位置 (m-n)，而且不引入额外可训练参数，外推能力较好。")
