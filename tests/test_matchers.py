@@ -51,6 +51,15 @@ def test_reversed_claim_is_contradicted_not_covered(grader, answer, point):
     assert p.text in r.missing_points
 
 
+def test_first_term_written_only_negated_contradicts_without_the_other_group(grader):
+    # "减少" (the point's first group) is negated and "KV cache" is not written at all
+    r = grader.grade("1", "MQA 并不能减少显存占用。", mode="keyword")
+    assert verdicts(r)["mqa-kv"] == "contradicted"
+    # written plainly elsewhere in the answer, the negated mention compares: no contradiction
+    r = grader.grade("1", "MHA 不能减少显存占用。MQA 能减少。", mode="keyword")
+    assert verdicts(r)["mqa-kv"] != "contradicted"
+
+
 def test_comparison_is_not_a_contradiction(grader):
     # the answer negates "共享" for MHA and affirms it for MQA
     r = grader.grade("1", "MHA 的头之间不共享 K/V。MQA 所有头共享一组 K/V。", mode="keyword")
