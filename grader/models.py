@@ -95,7 +95,26 @@ class Rubric(FileModel):
             "the weighted points scores 10 (for references that say more than an answer needs)."
         ),
     )
+    calibration: list[tuple[float, float]] | None = Field(
+        default=None,
+        description=(
+            "Knots [coverage, share of the maximum score] of the monotone piecewise-linear map from "
+            "coverage to score, from [0, 0] to [1, 1]; default: the grader's own, read off its dev set."
+        ),
+    )
     points: list[KeyPoint] = Field(min_length=1)
+
+    @field_validator("calibration")
+    @classmethod
+    def _calibration_is_a_monotone_map(cls, knots: list[tuple[float, float]] | None):
+        if knots is None:
+            return None
+        if len(knots) < 2 or tuple(knots[0]) != (0, 0) or tuple(knots[-1]) != (1, 1):
+            raise ValueError("calibration must run from [0, 0] to [1, 1], e.g. [[0, 0], [0.5, 0.6], [1, 1]]")
+        for (x0, y0), (x1, y1) in zip(knots, knots[1:]):
+            if not (x1 > x0 and y1 >= y0 and 0 <= y1 <= 1):
+                raise ValueError("calibration knots need increasing coverage and non-decreasing scores within [0, 1]")
+        return knots
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Rubric:

@@ -11,7 +11,7 @@ The CLI, batch and the API are thin shells over `Grader`.
 
 from __future__ import annotations
 
-from .aggregate import aggregate
+from .aggregate import DEFAULT_CALIBRATION, aggregate
 from .banks import load_bank, load_question
 from .errors import UsageError
 from .guards import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
@@ -163,7 +163,9 @@ def _offline_points(question, prepared, compiled, mode, flags) -> list[PointResu
 
 
 def _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
-    agg = aggregate(points, full_marks_at=question.rubric.full_marks_at)
+    rubric = question.rubric
+    knots = tuple(rubric.calibration) if rubric.calibration else DEFAULT_CALIBRATION
+    agg = aggregate(points, full_marks_at=rubric.full_marks_at, knots=knots)
     if agg.unscored_points and "unscored" not in flags:
         flags.append("unscored")
     if feedback is None:

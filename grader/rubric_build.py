@@ -54,6 +54,11 @@ ADHOC_FULL_MARKS_AT = 0.6  # share of the reference's claims that earns full mar
 # its n claims (3 claims: 1.7, 5: 2.5, 10: 4.0), as a long reference says more than an answer needs
 # (ADS Pearson 0.578 -> 0.602; chosen on one half of the ADS questions, the other half 0.569 -> 0.602)
 ADHOC_NEEDED_SCALE, ADHOC_NEEDED_POWER = 0.8, 0.7
+# Coverage -> score for ad-hoc rubrics: score = coverage ** 0.6 (people give generous partial credit
+# for part of a reference's claims). Chosen on half of the ADS and of the Mohler questions, checked
+# on the other halves: ADS 0.650 -> 0.702, Mohler 0.528 -> 0.547 (Pearson; Spearman unchanged).
+ADHOC_SCORE_POWER = 0.6
+ADHOC_CALIBRATION = [(x / 10, round((x / 10) ** ADHOC_SCORE_POWER, 4)) for x in range(11)]
 
 
 def adhoc_full_marks_at(n_claims: int) -> float:
@@ -804,5 +809,6 @@ def build_rubric(reference: str, question: str | None = None, *, structured: boo
         points=points,
         partial_from=ADHOC_PARTIAL_FROM,
         full_marks_at=adhoc_full_marks_at(len(points)),
+        calibration=ADHOC_CALIBRATION,
         notes="built on the fly from the reference answer",
     )

@@ -41,3 +41,28 @@ def test_calibration_is_monotone_and_anchored():
 def test_deterministic():
     pts = [pr("a", "covered", 1.0, 3), pr("b", "partial", 0.5, 1)]
     assert aggregate(pts) == aggregate(list(pts))
+
+
+def test_a_rubric_may_carry_its_own_calibration():
+    from pydantic import ValidationError
+
+    from grader.models import KeyPoint, Rubric
+
+    point = KeyPoint(id="p", text="t", keywords=[["x"]])
+    r = Rubric(points=[point], calibration=[(0, 0), (0.5, 0.8), (1, 1)])
+    assert r.calibration[1] == (0.5, 0.8)
+    for bad in ([(0, 0)], [(0.1, 0), (1, 1)], [(0, 0), (0.5, 0.9), (0.4, 0.95), (1, 1)], [(0, 0), (0.5, 0.9), (0.8, 0.7), (1, 1)]):
+        with pytest.raises(ValidationError):
+            Rubric(points=[point], calibration=bad)
+
+
+def test_adhoc_rubrics_give_generous_partial_credit():
+    from grader.pipeline import Grader
+    from grader.settings import Settings
+
+    ref = "Linked lists grow dynamically. Arrays have a fixed size. Insertion needs no shifting."
+    r = Grader(Settings(mode="keyword")).grade_reference(ref, "Linked lists grow dynamically.", question="Lists vs arrays?")
+    assert 0 < r.coverage < 1
+    # score = 10 * coverage ** 0.6 (11 knots), above what the curated map gives the same coverage
+    assert r.score == pytest.approx(10 * r.coverage ** 0.6, abs=0.2)
+    assert r.score > 10 * calibrate(r.coverage) + 0.5
