@@ -66,6 +66,7 @@ def adhoc_full_marks_at(n_claims: int) -> float:
     needed = ADHOC_NEEDED_SCALE * max(1, n_claims) ** ADHOC_NEEDED_POWER
     return round(min(ADHOC_FULL_MARKS_AT, needed / max(1, n_claims)), 4)
 
+
 _SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", "、", ", ", "：", ": ", " ", ""]
 _SENTENCE_SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", ""]
 _EN_TERM = re.compile(r"[a-z][a-z0-9+#.'-]*[a-z0-9+#]|[a-z]|\b[a-z]?\d+[a-z0-9()^*/.]*")
