@@ -20,6 +20,7 @@ from .banks import _yaml_line, load_yaml_model
 from .errors import RubricError
 from .models import BankInfo, Question
 from .rubric_llm import alias_grounded, is_grounded
+from .text import normalize
 
 
 @dataclass(slots=True)
@@ -94,6 +95,10 @@ def check_question_file(path: Path, report: CheckReport) -> Question | None:
         for j, group in enumerate(p.keywords):
             if not any(alias_grounded(a, ref, p.text) for a in group):
                 add(base + ("keywords", j), f"point {p.id!r}: keyword group {group} occurs neither in the reference nor in the point text", "warning")
+        aliases = {normalize(a) for group in p.keywords for a in group}
+        for j, word in enumerate(p.opposites):
+            if normalize(word) in aliases:
+                add(base + ("opposites", j), f"point {p.id!r}: {word!r} is both a keyword and an opposite; remove it from one of them")
     return q
 
 

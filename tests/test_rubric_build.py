@@ -285,3 +285,16 @@ def test_llm_failure_falls_back_to_the_offline_builder(offline, tmp_path):
         report = build_bank(md, tmp_path / "out", llm_settings=settings)
     assert any("built offline" in w for w in report.warnings)
     assert len(load_bank(tmp_path / "out").questions) == 2
+
+
+def test_check_rejects_a_word_that_is_both_keyword_and_opposite(tmp_path):
+    d = tmp_path / "opp"
+    d.mkdir()
+    (d / "bank.yaml").write_text("name: opp\ntitle: t\n", encoding="utf-8")
+    (d / "q1.yaml").write_text(
+        "id: '1'\nquestion: 栈底元素不能删除，对吗？\nreference_answer: 错误。\nrubric:\n  points:\n"
+        "    - id: verdict\n      text: 错误\n      keywords: [[错误, 不正确]]\n      opposites: [正确, 错误]\n      source: 错误\n",
+        encoding="utf-8",
+    )
+    r = runner.invoke(app, ["rubric", "check", str(d)])
+    assert r.exit_code == 1 and "q1.yaml:9: error" in r.output and "both a keyword and an opposite" in r.output
