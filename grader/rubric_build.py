@@ -638,6 +638,26 @@ def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
     return scored
 
 
+# Generic head words of a compound term ("注意力机制", "attention mechanism", "门控机制"): an answer
+# writes the term without them ("注意力", "attention"), so a group of such a compound also takes the
+# spellings the term table knows for the term without its head. Seed bank built rubrics, dev fuzzy:
+# Spearman 0.827 -> 0.836 (机制 alone does it on this bank); 能力 is left out ("推理能力" is
+# reasoning, "推理" alone mostly inference: misconception 3.19 -> 3.26), and so is 模型.
+_GENERIC_HEADS_ZH = ("机制", "方法", "算法", "技术", "架构", "函数", "策略")
+_GENERIC_HEADS_EN = re.compile(r"(.+?)[ -](?:mechanism|method|algorithm|technique|architecture|function|strategy)")
+
+
+def _generic_head(word: str) -> str | None:
+    """The term of a compound without its generic head word, or None."""
+    if CJK_RE.search(word):
+        for h in _GENERIC_HEADS_ZH:
+            if word.endswith(h) and len(word) - len(h) >= 2:
+                return word[: -len(h)]
+        return None
+    m = _GENERIC_HEADS_EN.fullmatch(word)
+    return m.group(1) if m else None
+
+
 def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab: _Vocabulary, limit: int,
                 question: str = "", corpus: "Corpus | None" = None) -> list[list[str]]:
     text = plain(span_text)
@@ -686,6 +706,11 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
                 break
         for a in list(group):  # every spelling the term table knows for it
             forms = table.forms(a)
+            if forms:
+                group = list(dict.fromkeys(group + list(forms)))
+        for a in list(group):  # "注意力机制" is made by "注意力": the generic head adds nothing
+            head = _generic_head(a)
+            forms = table.forms(head) if head else None
             if forms:
                 group = list(dict.fromkeys(group + list(forms)))
         used.update(group)

@@ -132,6 +132,14 @@ def test_bilingual_terms_are_one_group():
     assert any("kv cache" in g and "键值缓存" in g for g in groups), groups
 
 
+
+def test_a_compound_with_a_generic_head_takes_the_bare_term():
+    # "注意力机制" is made by an answer that writes "注意力" or "attention"
+    groups = [g for p in build_rubric("自注意力之所以有效，靠的是注意力机制。").points for g in p.keywords]
+    g = next(g for g in groups if "注意力机制" in g)
+    assert "注意力" in g and "attention" in g and "attention mechanism" in g
+
+
 TERMS_MD = """# 深度学习基础
 
 ## 1. 为什么深层网络难训练？
