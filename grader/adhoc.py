@@ -15,8 +15,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import rubric_build
+from .errors import UsageError
 from .models import Question, Rubric
 from .rubric_build import claim_keywords, split_claims
+from .text import normalize
 
 __all__ = ["build_rubric", "claim_keywords", "question_from_reference", "split_claims"]
 
@@ -40,8 +42,11 @@ def question_from_reference(
 ) -> Question:
     """The question graded against `reference`; with `alternatives` (other reference answers to
     the same question), an answer is graded against each and keeps its best grade."""
+    if not normalize(reference):
+        # blank, or only control / zero-width characters ("\x1f"): nothing to build a key point from
+        raise UsageError("the reference answer is empty: give the text of a reference answer")
     primary = _question(reference, question, question_id)
-    others = tuple(dict.fromkeys(a for a in alternatives if a and a.strip() and a != reference))
+    others = tuple(dict.fromkeys(a for a in alternatives if a and normalize(a) and a != reference))
     if not others:
         return primary
     return primary.with_alternatives(tuple(_question(a, question, question_id) for a in others))

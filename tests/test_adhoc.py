@@ -1,3 +1,5 @@
+import pytest
+
 from grader.adhoc import build_rubric, claim_keywords, split_claims
 from grader.pipeline import Grader
 from grader.settings import Settings
@@ -120,3 +122,15 @@ def test_the_opposite_verdict_contradicts_the_verdict_point():
     right = g.grade_reference(ref, "不正确，栈顶元素依次出栈后，栈底元素也可以删除。", question=q)
     assert wrong.points[0].verdict == "contradicted" and right.points[0].verdict != "contradicted"
     assert wrong.score == 0 < right.score
+
+
+def test_a_blank_reference_is_a_usage_error_not_a_crash():
+    # "\x1f" is whitespace to str.strip(): no key point can be built from it (was a 500 on POST /v1/grade)
+    from grader.adhoc import question_from_reference
+    from grader.errors import UsageError
+
+    for ref in ("\x1f", "   "):
+        with pytest.raises(UsageError, match="reference answer is empty"):
+            question_from_reference(ref)
+    q = question_from_reference("O(n)", alternatives=("\x1f",))
+    assert not q.alternatives
