@@ -302,6 +302,10 @@ _ONE_TARGET = {
 }
 
 
+# A reference answer must hold some text to build key points from ("#" or "***" hold none).
+_HAS_TEXT = r"[0-9A-Za-z\u00c0-\uffff]"
+
+
 class _GradeFields(BaseModel):
     """The fields of a grading request; `mode` is narrowed per app to the modes it serves."""
 
@@ -310,7 +314,8 @@ class _GradeFields(BaseModel):
     bank: Optional[str] = Field(default=None, min_length=1, max_length=200, description="Bank name; default: the server's.")
     question_id: Optional[str] = Field(default=None, min_length=1, max_length=200, description='Question id, e.g. "3".')
     reference_answer: Optional[str] = Field(
-        default=None, min_length=1, description="Grade against this reference answer instead of a bank question."
+        default=None, min_length=1, pattern=_HAS_TEXT,
+        description="Grade against this reference answer instead of a bank question (it needs a letter, digit or CJK character).",
     )
     question: Optional[str] = Field(default=None, description="The question text, with reference_answer.")
     reference_answers: Optional[list[str]] = Field(
