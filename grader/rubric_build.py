@@ -559,6 +559,65 @@ def term_table(files: tuple[Path, ...] = TERMS_FILES) -> TermTable:
     return TermTable(tuple(tuple(e) for e in entries), index)
 
 
+ANTONYMS_FILE = Path(__file__).resolve().parent / "antonyms_zh_en.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class AntonymTable:
+    """Opposite properties of technical prose (grader/antonyms_zh_en.txt): spelling -> the
+    spellings that state the opposite."""
+
+    opposite: dict[str, tuple[str, ...]]
+
+    def opposites_in(self, norm: str, keywords: set[str] = frozenset()) -> list[str]:
+        """The opposites of the predicate words a span states plainly (not negated), unless the
+        span states an opposite too, or an opposite is one of the point's keywords or a part of
+        a word the span states ("线性" in "非线性")."""
+        from .matchers.compiled import AliasProbe, clause_negated, negated_before
+
+        def occurs(word: str, plain_only: bool) -> list[tuple[int, int]]:
+            probe = AliasProbe(word)
+            if probe.piece not in norm:
+                return []
+            return [(a, b) for a, b in probe.spans(norm)
+                    if not plain_only or not (negated_before(norm, a) or clause_negated(norm, a, b))]
+
+        stated = [w for w in self.opposite if occurs(w, True)]
+        # the longest word only: "非线性" states 非线性, not "线性" inside it
+        stated = [w for w in stated if not any(w != v and w in v for v in stated)]
+        covered = [sp for w in stated for sp in occurs(w, False)]
+        out: list[str] = []
+        for w in stated:
+            opp = self.opposite[w]
+            if any(not any(a <= x and y <= b and b - a > y - x for a, b in covered) for o in opp for x, y in occurs(o, False)):
+                continue
+            for o in opp:
+                if o in keywords or any(o in v for v in stated) or o in out:
+                    continue
+                out.append(o)
+        return out
+
+
+@lru_cache(maxsize=2)
+def antonym_table(file: Path = ANTONYMS_FILE) -> AntonymTable:
+    opposite: dict[str, list[str]] = {}
+    for line in file.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") or "|" not in line:
+            continue
+        sides = []
+        for side in line.split("|"):
+            words = [normalize(w) for w in side.split(",")]
+            sides.append([w for w in words if w and not (len(w) == 1 and CJK_RE.match(w))])
+        if len(sides) != 2 or not all(sides):
+            continue
+        a, b = sides
+        for x, ys in ((a, b), (b, a)):
+            for w in x:
+                lst = opposite.setdefault(w, [])
+                lst.extend(y for y in ys if y not in lst)
+    return AntonymTable({w: tuple(v) for w, v in opposite.items()})
+
+
 class _Vocabulary:
     """Specificity of words within one reference: IDF, lowered for words many units share."""
 
@@ -810,12 +869,15 @@ def build_points(reference: str, question: str | None = None, *, max_points: int
             n += 1
             pid = f"{base}-{n}" if re.match(r"^[a-z0-9]", base) else f"p{len(points) + n}"
         ids.add(pid)
+        # the opposite of what the span states ("增大" where it says "减小"), from the antonym table
+        opposites = antonym_table().opposites_in(normalize(plain(src)), {a for g in groups for a in g})
         points.append(
             KeyPoint(
                 id=pid,
                 text=_point_text(reference, g, title),
                 weight=round(weight_of[s] * scale, 2) or 0.01,
                 keywords=groups,
+                **({"opposites": opposites} if opposites else {}),
                 source=src,
             )
         )

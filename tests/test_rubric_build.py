@@ -306,3 +306,36 @@ def test_check_rejects_a_word_that_is_both_keyword_and_opposite(tmp_path):
     )
     r = runner.invoke(app, ["rubric", "check", str(d)])
     assert r.exit_code == 1 and "q1.yaml:9: error" in r.output and "both a keyword and an opposite" in r.output
+
+
+ANTONYMS_MD = """# 推理优化
+
+## 1. MQA 对 KV cache 有什么影响？
+
+MQA 让所有注意力头共用一组键值缓存，显存占用减少。
+"""
+
+
+def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
+    from grader.rubric_build import ANTONYMS_FILE, antonym_table
+
+    assert ANTONYMS_FILE.is_file() and ANTONYMS_FILE.parent.name == "grader"  # ships inside the package
+    assert "增加" in antonym_table().opposite["减少"]
+    # not when the span states both sides, and not a word inside one the span states
+    assert antonym_table().opposites_in("参数增加，显存减少") == []
+    assert "线性" not in antonym_table().opposites_in("非线性激活函数")
+    src = tmp_path / "bank.md"
+    src.write_text(ANTONYMS_MD, encoding="utf-8")
+    build_bank(src, tmp_path / "out", name="antonyms")
+    point = load_bank(tmp_path / "out").questions["1"].rubric.points[0]
+    assert "增加" in point.opposites and "减少" not in point.opposites, point
+    assert not {a for g in point.keywords for a in g} & set(point.opposites)
+    report = check_bank(tmp_path / "out")
+    assert report.errors == [], report.findings
+    g = Grader(Settings(mode="fuzzy"), bank=str(tmp_path / "out"))
+    # the answer reverses the point with the antonym, next to the point's keywords: contradicted
+    reversed_ = g.grade("1", "MQA 的显存占用增加了。")
+    assert reversed_.points[0].verdict == "contradicted", reversed_.points
+    # the antonym in a sentence about something else contradicts nothing
+    other = g.grade("1", "MQA 很好。训练数据增加了。")
+    assert other.points[0].verdict != "contradicted", other.points

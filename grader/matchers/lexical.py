@@ -39,6 +39,11 @@ PARA_LOW, PARA_HIGH = 0.35, 0.8
 # other group found or not (dev built rubrics: Spearman 0.805 -> 0.820; with 3 groups or more, as
 # ad-hoc claims have, ADS fell 0.625 -> 0.550; any group rather than the first: Mohler 0.525 -> 0.521)
 NEGATED_TERM_GROUPS = 2
+# Opposites that are a verdict on a statement ("正确" where the point says it is wrong) contradict the
+# point wherever the answer writes them ("正确。"); any other opposite (a property: "增大" where the
+# point says "减小") only in a sentence that has one of the point's keywords.
+VERDICT_WORDS = frozenset({"正确", "错误", "不正确", "不对", "对的", "没错", "错", "true", "false", "correct",
+                           "incorrect", "wrong"})
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
 LABEL_TAIL = 16  # a label's colon comes this soon after its subject ("beam search (束搜索)：")
@@ -258,6 +263,8 @@ def _judge_point(
             for s, e in point.opposite.spans(joined)
             if occurrence_matches(point.opposite, joined, s, e)
         }
+        if not VERDICT_WORDS.intersection(point.opposite.aliases):
+            opp_segs &= touched  # a property word: only in a sentence with one of the point's keywords
         if opp_segs:
             contradiction = tuple(sorted(opp_segs))
     if best_credit < 1.0 and contradiction is not None:
