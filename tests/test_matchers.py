@@ -175,3 +175,13 @@ def test_a_negation_inside_a_condition_is_no_contradiction():
         question="When does C++ create a default constructor?")
     assert not any(p.verdict == "contradicted" for p in r.points), [(p.id, p.verdict) for p in r.points]
     assert r.score > 0
+
+
+def test_a_reversed_term_in_another_sentence_does_not_contradict_the_claim():
+    g = Grader(Settings(mode="keyword"))
+    ref = "The name of the function and the types of the parameters."
+    q = "What is a function signature?"
+    apart = g.grade_reference(ref, "It includes a function name and a parameter list. It does not include the return type.", question=q)
+    assert not any(p.verdict == "contradicted" for p in apart.points), [(p.id, p.verdict) for p in apart.points]
+    together = g.grade_reference(ref, "It has the function name but not the types of the parameters.", question=q)
+    assert any(p.verdict == "contradicted" for p in together.points), [(p.id, p.verdict) for p in together.points]
