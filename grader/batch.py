@@ -371,6 +371,24 @@ class Summary:
                 "interrupted": self.interrupted, "executor": self.executor, **self.extra}
 
 
+def input_items(input_path: Path, seen: IdSet, summary: Summary, stop: "_Stop") -> Iterator[Item | bytes]:
+    """The rows of INPUT still to grade, as items; an unusable row as its error line (bytes), in
+    INPUT's order. Rows already in OUT (`seen`) are counted as skipped; a stop ends the stream."""
+    for n, row in read_rows(input_path):
+        if stop.flag:
+            summary.interrupted = True
+            return
+        summary.rows += 1
+        rid = row.id if row.id is not None else f"line-{n}"
+        if not seen.add(rid):
+            summary.skipped += 1
+            continue
+        if isinstance(row, RowError):
+            yield error_line(rid, row.type, row.message)
+            continue
+        yield _item(rid, row)
+
+
 class _Stop:
     """The first SIGINT sets the flag; the second raises KeyboardInterrupt."""
 
@@ -486,21 +504,8 @@ def run_batch(
 
     emit = emitter(out, summary, bar)
 
-    def items(stop: _Stop) -> Iterator[Item]:
-        """Rows to grade; skips and unusable rows are dealt with here."""
-        for n, row in read_rows(input_path):
-            if stop.flag:
-                summary.interrupted = True
-                return
-            summary.rows += 1
-            rid = row.id if row.id is not None else f"line-{n}"
-            if not seen.add(rid):
-                summary.skipped += 1
-                continue
-            if isinstance(row, RowError):
-                yield error_line(rid, row.type, row.message)
-                continue
-            yield _item(rid, row)
+    def items(stop: _Stop) -> Iterator[Item | bytes]:
+        return input_items(input_path, seen, summary, stop)
 
     try:
         with _Stop() as stop:

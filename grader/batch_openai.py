@@ -37,8 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .batch import IdSet, Item, Out, Progress, RowError, Summary, _item, _Stop, count_lines, done_ids, error_line
-from .batch import emitter, exc_line, read_rows, result_line
+from .batch import IdSet, Item, Out, Progress, Summary, _Stop, count_lines, done_ids, error_line
+from .batch import emitter, exc_line, input_items, result_line
 from .errors import GraderError, UsageError
 from .pipeline import Grader
 
@@ -110,18 +110,11 @@ def run_openai_batch(
     emit = emitter(out, summary, bar)
 
     def items(stop: _Stop):
-        for n, row in read_rows(input_path):
-            if stop.flag:
-                return
-            summary.rows += 1
-            rid = row.id if row.id is not None else f"line-{n}"
-            if not seen.add(rid):
-                summary.skipped += 1
+        for it in input_items(input_path, seen, summary, stop):
+            if isinstance(it, bytes):
+                emit(it, True)  # an unusable row: its error line goes out at once
                 continue
-            if isinstance(row, RowError):
-                emit(error_line(rid, row.type, row.message), True)
-                continue
-            yield _item(rid, row)
+            yield it
 
     try:
         with _Stop() as stop:

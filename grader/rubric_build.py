@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .models import KeyPoint, Rubric
-from .text import CJK_RE, EN_STOP, content_length, english_stem, normalize
+from .text import CJK_RE, EN_STOP, VERDICT_FALSE, VERDICT_TRUE, content_length, english_stem, normalize
 
 # ---------------------------------------------------------------- shared vocabulary machinery
 
@@ -190,12 +190,15 @@ def slug(text: str, limit: int = 24) -> str:
 # ---------------------------------------------------------------- ad-hoc profile
 
 
-# The verdict of a true-or-false question, however it is written ("错误" / "不正确" / "错" / "false").
-_FALSE = ("错误", "不正确", "不对", "错", "否", "false", "incorrect", "wrong")
-_TRUE = ("正确", "对的", "没错", "true", "correct")
-VERDICTS = {w: _FALSE for w in ("错误", "不正确", "错", "false", "incorrect")} | {w: _TRUE for w in ("正确", "true", "correct")}
+# A reference's verdict word -> every spelling of that verdict (grader.text.VERDICT_FALSE / _TRUE)...
+VERDICTS = {w: VERDICT_FALSE for w in ("错误", "不正确", "错", "false", "incorrect")} | {
+    w: VERDICT_TRUE for w in ("正确", "true", "correct")
+}
 # ...and what states the opposite verdict, written plainly ("不正确" is not "正确"; "不错" is praise)
-_OPPOSITE = {_FALSE: ("正确", "对的", "true", "correct"), _TRUE: ("错误", "不正确", "不对", "false", "incorrect", "wrong")}
+_OPPOSITE = {
+    VERDICT_FALSE: ("正确", "对的", "true", "correct"),
+    VERDICT_TRUE: ("错误", "不正确", "不对", "false", "incorrect", "wrong"),
+}
 
 
 def _in_question(word: str, question_norm: str, question_stems: frozenset[str]) -> bool:

@@ -161,6 +161,9 @@ EN_STOP = frozenset(
 )
 # Chinese characters that carry grammar rather than content: bigrams made only of them are noise.
 ZH_STOP = frozenset("的了是在和与及或等这那其之为将把被对从到也都而就个一有所以可以会要让使得")
+# The verdict on a true-or-false statement, however it is written.
+VERDICT_FALSE = ("错误", "不正确", "不对", "错", "否", "false", "incorrect", "wrong")
+VERDICT_TRUE = ("正确", "对的", "没错", "true", "correct")
 
 
 # English word endings that vary between inflected and derived forms of one word: "iteration",

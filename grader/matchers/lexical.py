@@ -25,7 +25,7 @@ from rapidfuzz import fuzz
 
 from ..guards import PreparedAnswer
 from ..models import PointResult
-from ..text import Segment, clauses, content_length, tokens
+from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
 from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches
 
 NONE, OPPOSITE, SAME = 0, 1, 2
@@ -42,8 +42,7 @@ NEGATED_TERM_GROUPS = 2
 # Opposites that are a verdict on a statement ("正确" where the point says it is wrong) contradict the
 # point wherever the answer writes them ("正确。"); any other opposite (a property: "增大" where the
 # point says "减小") only in a sentence that has one of the point's keywords.
-VERDICT_WORDS = frozenset({"正确", "错误", "不正确", "不对", "对的", "没错", "错", "true", "false", "correct",
-                           "incorrect", "wrong"})
+VERDICT_WORDS = frozenset(VERDICT_FALSE + VERDICT_TRUE)
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
 LABEL_TAIL = 16  # a label's colon comes this soon after its subject ("beam search (束搜索)：")
