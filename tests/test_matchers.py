@@ -185,3 +185,21 @@ def test_a_reversed_term_in_another_sentence_does_not_contradict_the_claim():
     assert not any(p.verdict == "contradicted" for p in apart.points), [(p.id, p.verdict) for p in apart.points]
     together = g.grade_reference(ref, "It has the function name but not the types of the parameters.", question=q)
     assert any(p.verdict == "contradicted" for p in together.points), [(p.id, p.verdict) for p in together.points]
+
+
+def test_chinese_quality_noun_matches_its_adjective():
+    from grader.guards import prepare
+    from grader.matchers.compiled import compile_rubric
+    from grader.matchers.lexical import match_points
+    from grader.models import KeyPoint, Rubric
+
+    rubric = Rubric(points=[KeyPoint(id="d", text="贪心搜索是确定性的", keywords=[["确定性", "deterministic"]])])
+    compiled = compile_rubric(rubric)
+
+    def verdict(answer):
+        return match_points(compiled, prepare(answer), fuzzy=False)[0].result.verdict
+
+    assert verdict("贪心每一步选概率最大的词，输出确定。") == "covered"
+    assert verdict("贪心的输出是确定性的。") == "covered"
+    assert verdict("贪心的输出并不确定。") == "contradicted"
+    assert verdict("贪心每一步选概率最大的词。") == "missing"
