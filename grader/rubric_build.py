@@ -472,6 +472,15 @@ def _trim_zh(run: str) -> str:
 _EN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*(?:\s+[A-Za-z][A-Za-z0-9+#.\-]*){0,3}")
 
 
+_MATH_WORD = re.compile(r"(?<![\\a-zA-Z])[A-Za-z]{4,}")
+
+
+def _math_words(m: re.Match) -> str:
+    """The words of a formula ("$Swish(A) \\otimes B$" -> "Swish"), not its symbols: "$R_m$" is not
+    "rm" (which the term table reads as reward model), "$e^{im\\theta}$" not "imtheta"."""
+    return "；" + " ".join(_MATH_WORD.findall(m.group())) + "；"
+
+
 def _english_terms(text: str) -> list[str]:
     """Runs of English words in a span ("Beam Search", "KV Cache", "Top-K"), with their single words."""
     out: list[str] = []
@@ -726,7 +735,7 @@ def _generic_head(word: str) -> str | None:
 
 def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab: _Vocabulary, limit: int,
                 question: str = "", corpus: "Corpus | None" = None) -> list[list[str]]:
-    text = plain(span_text)
+    text = plain(_MATH.sub(_math_words, span_text))
     label = "；".join(labels)
     norm = normalize(text + "；" + label)
     bold = [lb for lb in labels if normalize(lb) not in _GENERIC_LABELS] + _bold_phrases(span_text)

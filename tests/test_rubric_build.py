@@ -140,6 +140,14 @@ def test_a_compound_with_a_generic_head_takes_the_bare_term():
     assert "注意力" in g and "attention" in g and "attention mechanism" in g
 
 
+def test_formula_symbols_are_not_keywords_but_its_words_are():
+    for ref in ("旋转：对位置 $m$ 乘以 $R_m$。", "这个过程等价于把二维向量看作一个复数，然后乘以复数 $e^{im\\theta}$"):
+        words = {a for p in build_rubric(ref).points for g in p.keywords for a in g}
+        assert not words & {"rm", "reward model", "imtheta", "theta"}, words
+    words = {a for p in build_rubric("门控输出为 $Swish(A) \\otimes B$。").points for g in p.keywords for a in g}
+    assert "swish" in words and "otimes" not in words, words
+
+
 TERMS_MD = """# 深度学习基础
 
 ## 1. 为什么深层网络难训练？
