@@ -696,6 +696,7 @@ def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
         if w and w not in EN_STOP and (len(w) >= 2 or w.isdigit()) and not re.fullmatch(r"[a-z]\d?|\d+", w):
             scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
     if CJK_RE.search(norm):
+        kept = {normalize(p) for p in phrases}
         with _words_kept_whole(phrases):
             toks = _posseg().lcut(norm)
         for tok in toks:
@@ -703,6 +704,8 @@ def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
             if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS or w in _GENERIC_LABELS or _JUNK.search(w):
                 continue
             base = idf.get(w, median)
+            if w not in jieba.dt.FREQ and w not in kept:
+                base *= 0.5  # a run the segmenter guessed, in no dictionary ("效率上远超" -> "上远")
             if not flag.startswith(_KEEP_POS):
                 base *= 0.5  # verbs, adjectives, adverbs: kept only when nothing better is there
             scored[w] = max(scored.get(w, 0.0), base)

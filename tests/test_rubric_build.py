@@ -140,6 +140,13 @@ def test_a_compound_with_a_generic_head_takes_the_bare_term():
     assert "注意力" in g and "attention" in g and "attention mechanism" in g
 
 
+def test_a_segmenter_guess_ranks_below_dictionary_words():
+    from grader.rubric_build import _content_words
+
+    scored = _content_words("在推理效率上远超，同时在性能上优于。它提供了一个灵活的旋钮。", [])
+    assert scored["上远"] < scored["旋钮"] and scored["上远"] < scored["效率"], scored
+
+
 def test_formula_symbols_are_not_keywords_but_its_words_are():
     for ref in ("旋转：对位置 $m$ 乘以 $R_m$。", "这个过程等价于把二维向量看作一个复数，然后乘以复数 $e^{im\\theta}$"):
         words = {a for p in build_rubric(ref).points for g in p.keywords for a in g}
