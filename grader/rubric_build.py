@@ -791,6 +791,7 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
             forms = table.forms(head) if head else None
             if forms:
                 group = list(dict.fromkeys(group + list(forms)))
+        group = [a for a in group if a not in used]  # one spelling, one group ("模型" of two glosses)
         used.update(group)
         groups.append(group)
     return groups

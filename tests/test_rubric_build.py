@@ -140,6 +140,13 @@ def test_a_compound_with_a_generic_head_takes_the_bare_term():
     assert "注意力" in g and "attention" in g and "attention mechanism" in g
 
 
+def test_a_spelling_belongs_to_one_group_of_a_point():
+    ref = "数据不足的模型（over-trained）不如数据充分的模型（under-trained）。"
+    for p in build_rubric(ref).points:
+        spellings = [a for g in p.keywords for a in g]
+        assert len(spellings) == len(set(spellings)), p.keywords
+
+
 def test_a_segmenter_guess_ranks_below_dictionary_words():
     from grader.rubric_build import _content_words
 
