@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from rapidfuzz import fuzz  # noqa: E402
 from grader.bank_build import build_bank  # noqa: E402
 from grader.banks import load_bank  # noqa: E402
 from grader.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.metrics import spearman  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.text import normalize, tokens  # noqa: E402
@@ -110,8 +112,28 @@ def agreement(built_dir: Path) -> dict:
         out[name]["by_kind"] = {k: v["mean_grader"] for k, v in res.get("by_kind", {}).items()}
         out["human_by_kind"] = {k: v["mean_human"] for k, v in res.get("by_kind", {}).items()}
         out.setdefault("rows_by_kind", {}).update({k: v.get("n", 0) for k, v in res.get("by_kind", {}).items()})
+        out.setdefault("scores", {})[name] = {g["id"]: g["grader"] for g in res["graded"]}
+        out["scores"]["human"] = {g["id"]: g["human"] for g in res["graded"]}
     out["spearman_gap"] = round(out["curated"]["spearman"] - out["built"]["spearman"], 4)
+    out["spearman_gap_ci95"] = gap_interval(out.pop("scores"))
     return out
+
+
+BOOTSTRAP = 2000
+
+
+def gap_interval(scores: dict[str, dict[str, float]], n: int = BOOTSTRAP, seed: int = 0) -> list[float]:
+    """95% interval of the Spearman gap (curated - built) over resamples of the rows, both banks on
+    the same resampled rows (paired): how far 120 answers can tell one gap from another."""
+    ids = sorted(set(scores["human"]) & set(scores["built"]) & set(scores["curated"]))
+    rng = random.Random(seed)
+    gaps = []
+    for _ in range(n):
+        pick = [rng.choice(ids) for _ in ids]
+        h = [scores["human"][i] for i in pick]
+        gaps.append(spearman([scores["curated"][i] for i in pick], h) - spearman([scores["built"][i] for i in pick], h))
+    gaps.sort()
+    return [round(gaps[int(0.025 * n)], 3), round(gaps[int(0.975 * n) - 1], 3)]
 
 
 def main() -> None:
@@ -141,7 +163,9 @@ def main() -> None:
     for name in ("built", "curated"):
         m = a[name]
         print(f"| {name} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
-    print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}")
+    lo, hi = a["spearman_gap_ci95"]
+    print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
+          f"(95% paired bootstrap over the rows, {BOOTSTRAP} resamples: {lo:.3f} to {hi:.3f})")
     print("mean score (0-10) by kind of answer:")
     print("| kind | rows | human | built | curated |")
     print("| --- | ---: | ---: | ---: | ---: |")
