@@ -434,9 +434,16 @@ def glossary(reference: str) -> list[list[str]]:
     """Terms the reference gives in two languages: [[中文, english, abbreviation], ...]."""
     text = _TAG.sub("", reference)
     groups: list[list[str]] = []
+    table = term_table()
     for m in _PAIR_ZH_EN.finditer(text):
         zh = _trim_zh(m.group(1))
         ens = [e.strip() for e in re.split(r"\s*[,，/]\s*", m.group(2)) if len(e.strip()) >= 2]
+        # the term table's Chinese spelling of the English term, when the run ends with it, is where
+        # the term starts ("当一个词元（token）" -> 词元, "导致损失（Loss）" -> 损失, "登录词（OOV）" -> 未登录词)
+        run = normalize(m.group(1))
+        ends = [f for e in ens for f in (table.forms(e) or ()) if CJK_RE.search(f) and run.endswith(f)]
+        if ends:
+            zh = max(ends, key=len)
         if len(zh) >= 2 and ens:
             groups.append([zh, *ens])
     for m in _PAIR_EN_ZH.finditer(text):

@@ -140,6 +140,11 @@ def test_a_compound_with_a_generic_head_takes_the_bare_term():
     assert "注意力" in g and "attention" in g and "attention mechanism" in g
 
 
+def test_a_gloss_starts_where_the_tables_spelling_does():
+    gl = [[a.lower() for a in g] for g in glossary("梯度爆炸会导致损失（Loss）变成 NaN；当一个词元（token）进入 MoE 层时先经过路由器。")]
+    assert ["损失", "loss"] in gl and ["词元", "token"] in gl, gl
+
+
 def test_a_spelling_belongs_to_one_group_of_a_point():
     ref = "数据不足的模型（over-trained）不如数据充分的模型（under-trained）。"
     for p in build_rubric(ref).points:
