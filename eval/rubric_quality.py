@@ -39,6 +39,9 @@ from rapidfuzz import fuzz  # noqa: E402
 from grader.bank_build import build_bank  # noqa: E402
 from grader.banks import load_bank  # noqa: E402
 from grader.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.guards import prepare  # noqa: E402
+from grader.matchers.compiled import compile_rubric  # noqa: E402
+from grader.matchers.lexical import match_points  # noqa: E402
 from grader.metrics import spearman  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
@@ -120,6 +123,31 @@ def agreement(built_dir: Path) -> dict:
 
 
 BOOTSTRAP = 2000
+GOOD_KINDS = ("excellent_paraphrase", "english", "mixed", "good_missing_points")
+WRONG_KINDS = ("negated_reference", "misconception")
+
+
+def verdicts(built_dir: Path) -> dict:
+    """Verdicts of the built points on good answers and on answers that are wrong (fuzzy matcher):
+    where good answers lose credit, and how often both of a partial point's groups were in the
+    answer but not in one window."""
+    bank = load_bank(built_dir)
+    out: dict[str, dict[str, int]] = {"good": {}, "wrong": {}}
+    for line in (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if not row or row["question_id"] not in bank.questions:
+            continue
+        side = "good" if row["kind"] in GOOD_KINDS else "wrong" if row["kind"] in WRONG_KINDS else None
+        if side is None:
+            continue
+        q = bank.questions[row["question_id"]]
+        compiled = compile_rubric(q.rubric, f"{q.question}\n{q.reference_answer or ''}")
+        for point, m in zip(compiled.points, match_points(compiled, prepare(row["answer"]), fuzzy=True)):
+            v = m.result.verdict
+            out[side][v] = out[side].get(v, 0) + 1
+            if v == "partial" and m.groups_found == len(point.groups):
+                out[side]["partial_all_groups_in_answer"] = out[side].get("partial_all_groups_in_answer", 0) + 1
+    return out
 
 
 def gap_interval(scores: dict[str, dict[str, float]], n: int = BOOTSTRAP, seed: int = 0) -> list[float]:
@@ -146,7 +174,7 @@ def main() -> None:
         if bank_dir is None:
             bank_dir = Path(tmp) / "seed-built"
             build_bank(HERE / "data" / "seed_bank.md", bank_dir, name="seed-built")
-        res = {"recall": recall(bank_dir), "agreement": agreement(bank_dir)}
+        res = {"recall": recall(bank_dir), "agreement": agreement(bank_dir), "verdicts": verdicts(bank_dir)}
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
         return
@@ -171,6 +199,13 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     for k, h in a["human_by_kind"].items():
         print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} |")
+    print("verdicts of the built points (fuzzy), on (answer, point) pairs:")
+    for side, kinds in (("good", GOOD_KINDS), ("wrong", WRONG_KINDS)):
+        v = res["verdicts"][side]
+        print(f"  {side} answers ({', '.join(kinds)}): {sum(v.get(x, 0) for x in ('covered', 'partial', 'missing', 'contradicted'))} pairs: "
+              f"{v.get('covered', 0)} covered, {v.get('partial', 0)} partial "
+              f"({v.get('partial_all_groups_in_answer', 0)} with every group in the answer, not in one window), "
+              f"{v.get('missing', 0)} missing, {v.get('contradicted', 0)} contradicted")
 
 
 if __name__ == "__main__":
