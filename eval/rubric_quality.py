@@ -16,7 +16,8 @@ curated rubrics of the bundled bank (rubrics/llm-interview).
    and source.
 2. Agreement on the dev set (eval/data/dev.jsonl, fuzzy mode): Spearman, QWK and Pearson of the
    built bank and of the curated bank with the human scores, on the same rows: the rows of the
-   questions the built bank has (question 16 has no reference answer, so it is not built).
+   questions the built bank has (question 16 has no reference answer, so it is not built); and of
+   the same rows graded against their reference on the fly (`--reference`: no bank, no corpus).
 
 eval/data/seed_bank.md is a copy of the seed bank (source: hello-agents, named in the file).
 """
@@ -117,6 +118,12 @@ def agreement(built_dir: Path) -> dict:
         out.setdefault("rows_by_kind", {}).update({k: v.get("n", 0) for k, v in res.get("by_kind", {}).items()})
         out.setdefault("scores", {})[name] = {g["id"]: g["grader"] for g in res["graded"]}
         out["scores"]["human"] = {g["id"]: g["human"] for g in res["graded"]}
+    # the same rows graded against the reference on the fly (`--reference`, a row's reference_answer)
+    cur = load_bank("llm-interview")
+    fly = [LabeledRow.model_validate({**r.model_dump(), "reference_answer": cur.questions[r.question_id].reference_answer,
+                                      "question": cur.questions[r.question_id].question}) for r in kept]
+    res = evaluate(fly, Grader(Settings(mode="fuzzy")), "fuzzy")
+    out["on_the_fly"] = {k: res[k] for k in ("spearman", "qwk", "pearson", "mae")}
     out["spearman_gap"] = round(out["curated"]["spearman"] - out["built"]["spearman"], 4)
     out["spearman_gap_ci95"] = gap_interval(out.pop("scores"))
     return out
@@ -188,9 +195,10 @@ def main() -> None:
     print(f"dev agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
     print("| rubrics | Spearman | QWK | Pearson | MAE |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name in ("built", "curated"):
+    for name in ("built", "curated", "on_the_fly"):
         m = a[name]
-        print(f"| {name} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
+        label = {"on_the_fly": "reference on the fly"}.get(name, name)
+        print(f"| {label} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
     lo, hi = a["spearman_gap_ci95"]
     print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
           f"(95% paired bootstrap over the rows, {BOOTSTRAP} resamples: {lo:.3f} to {hi:.3f})")

@@ -22,9 +22,11 @@ separators)--> claims, each a verbatim span of the reference --> key points:
 - weights from structure: every section (sub-question) weighs the same and its points share that
   weight equally.
 
-The ad-hoc profile (`structured=False`) is what `grader.adhoc` uses: clause-sized claims of the
+The claim profile (`structured=False`) is what `grader.adhoc` uses: clause-sized claims of the
 tag-stripped text, every claim a point of weight 1, one group per keyword (formulas such as
 "(2n+1)/3" kept whole, the question's own words left out, a true/false verdict with its spellings).
+`grader rubric build` takes the structured profile for a reference with sub-headings or more
+claims than key points, and the claim profile for a short one (`is_structured`).
 
 jieba and langchain are imported on first use only, so the grading path never pays for them.
 """
@@ -159,7 +161,11 @@ def scored_keywords(claim: str) -> dict[str, float]:
         scored[w] = max(scored.get(w, 0.0), 8.0 + min(len(w), 10) / 10)
     if CJK_RE.search(norm):
         jieba, idf, median = _jieba()
-        for w in jieba.lcut(norm, HMM=False):  # its guesses at unknown words are mostly noise here
+        # the table's terms are kept whole ("梯度消失", not "梯度" + "消失"); jieba's guesses at unknown
+        # words are mostly noise here (HMM off)
+        with _words_kept_whole(term_table(RANKING_TERMS).found_in(norm)):
+            toks = jieba.lcut(norm, HMM=False)
+        for w in toks:
             w = w.strip()
             if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS:
                 continue
@@ -914,9 +920,35 @@ def build_points(reference: str, question: str | None = None, *, max_points: int
     return points
 
 
-def build_rubric(reference: str, question: str | None = None, *, structured: bool = True, max_points: int = 12,
-                 corpus: Corpus | None = None) -> Rubric:
-    """`corpus`: the references of the whole bank being built (structured profile only)."""
+# A reference graded on the fly (`--reference`, a row's or a request's reference) is built by its
+# structure when it has more claims than this, a page or more (the seed bank's references have 39-68
+# claims, ADS's 1-15, Mohler's 1-4): twice the key points a built rubric holds by default.
+ADHOC_MAX_CLAIMS = 24
+
+
+def is_structured(reference: str, question: str | None = None, max_claims: int = 12) -> bool:
+    """Is a reference built by its structure (sub-headings, or more than `max_claims` claims) or claim
+    by claim? A short reference ("To simulate the behaviour of portions of the desired software
+    product.") has no structure to weigh by, and two keyword groups per merged point ask too little of
+    it: ADS and Mohler as banks (`python eval/build_other_banks.py`) graded at Pearson 0.419 / 0.402
+    built by structure, 0.613 / 0.543 now (ADS: one reference of 15 claims is merged into a bank's 12
+    points). A long one graded claim by claim is as poor: the seed bank's references on the fly, dev
+    set Spearman 0.721 claim by claim, 0.788 by structure (`python eval/rubric_quality.py`)."""
+    if len(parse_structure(reference, question)) > 1:
+        return True  # sub-headings: sub-questions, whose points share their weight
+    # more claims than key points: neighbouring claims are merged, as the structured profile does (a
+    # list alone is no reason: ADS 0.613 -> 0.549 when its one short two-item list was built so)
+    return len(split_claims(reference)) > max_claims
+
+
+def build_rubric(reference: str, question: str | None = None, *, structured: bool | None = None, max_points: int = 12,
+                 max_claims: int | None = None, corpus: Corpus | None = None) -> Rubric:
+    """`structured`: build by the reference's structure (True), claim by claim (False), or whichever
+    suits the reference (None: `is_structured` with `max_claims`, by default `max_points`, as a bank's
+    rubric holds at most that many points). `corpus`: the references of the whole bank being built
+    (structured profile only)."""
+    if structured is None:
+        structured = is_structured(reference, question, max_points if max_claims is None else max_claims)
     points = (
         build_points(reference, question, max_points=max_points, corpus=corpus)
         if structured else _build_adhoc(reference, question)
@@ -927,11 +959,11 @@ def build_rubric(reference: str, question: str | None = None, *, structured: boo
         points = [KeyPoint(id="c1", text=text, keywords=[[normalize(text)]], source=text)]
     if structured:
         return Rubric(points=points, full_marks_at=STRUCTURED_FULL_MARKS_AT, calibration=STRUCTURED_CALIBRATION,
-                      notes="built from the reference answer by grader rubric build")
+                      notes="built from the reference answer by its structure")
     return Rubric(
         points=points,
         partial_from=ADHOC_PARTIAL_FROM,
         full_marks_at=adhoc_full_marks_at(len(points)),
         calibration=ADHOC_CALIBRATION,
-        notes="built on the fly from the reference answer",
+        notes="built from the reference answer claim by claim",
     )

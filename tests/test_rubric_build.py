@@ -127,7 +127,7 @@ def test_bilingual_terms_are_one_group():
     ref = "推理时使用键值缓存（KV Cache）。Greedy Search (贪心搜索) 每步选概率最高的词元。"
     gl = [[a.lower() for a in g] for g in glossary(ref)]
     assert ["键值缓存", "kv cache"] in gl and ["贪心搜索", "greedy search"] in gl
-    rubric = build_rubric(ref)
+    rubric = build_rubric(ref, structured=True)
     groups = [g for p in rubric.points for g in p.keywords]
     assert any("kv cache" in g and "键值缓存" in g for g in groups), groups
 
@@ -135,7 +135,7 @@ def test_bilingual_terms_are_one_group():
 
 def test_a_compound_with_a_generic_head_takes_the_bare_term():
     # "注意力机制" is made by an answer that writes "注意力" or "attention"
-    groups = [g for p in build_rubric("自注意力之所以有效，靠的是注意力机制。").points for g in p.keywords]
+    groups = [g for p in build_rubric("自注意力之所以有效，靠的是注意力机制。", structured=True).points for g in p.keywords]
     g = next(g for g in groups if "注意力机制" in g)
     assert "注意力" in g and "attention" in g and "attention mechanism" in g
 
@@ -147,7 +147,7 @@ def test_a_gloss_starts_where_the_tables_spelling_does():
 
 def test_a_spelling_belongs_to_one_group_of_a_point():
     ref = "数据不足的模型（over-trained）不如数据充分的模型（under-trained）。"
-    for p in build_rubric(ref).points:
+    for p in build_rubric(ref, structured=True).points:
         spellings = [a for g in p.keywords for a in g]
         assert len(spellings) == len(set(spellings)), p.keywords
 
@@ -161,9 +161,9 @@ def test_a_segmenter_guess_ranks_below_dictionary_words():
 
 def test_formula_symbols_are_not_keywords_but_its_words_are():
     for ref in ("旋转：对位置 $m$ 乘以 $R_m$。", "这个过程等价于把二维向量看作一个复数，然后乘以复数 $e^{im\\theta}$"):
-        words = {a for p in build_rubric(ref).points for g in p.keywords for a in g}
+        words = {a for p in build_rubric(ref, structured=True).points for g in p.keywords for a in g}
         assert not words & {"rm", "reward model", "imtheta", "theta"}, words
-    words = {a for p in build_rubric("门控输出为 $Swish(A) \\otimes B$。").points for g in p.keywords for a in g}
+    words = {a for p in build_rubric("门控输出为 $Swish(A) \\otimes B$。", structured=True).points for g in p.keywords for a in g}
     assert "swish" in words and "otimes" not in words, words
 
 
@@ -339,7 +339,13 @@ ANTONYMS_MD = """# 推理优化
 
 ## 1. MQA 对 KV cache 有什么影响？
 
+**显存**
+
 MQA 让所有注意力头共用一组键值缓存，显存占用减少。
+
+**代价**
+
+各头的键和值相同，表达能力弱于 MHA。
 """
 
 
@@ -366,3 +372,46 @@ def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
     # the antonym in a sentence about something else contradicts nothing
     other = g.grade("1", "MQA 很好。训练数据增加了。")
     assert other.points[0].verdict != "contradicted", other.points
+
+
+SHORT_MD = """# Short answers
+
+## 1. What is the role of a prototype program in problem solving?
+
+To simulate the behaviour of portions of the desired software product.
+
+## 2. 若频繁地对一个线性表进行插入和删除操作，该线性表宜采用何种存储结构？
+
+建议采用链式存储结构。顺序表插入删除需要移动大量元素，而链表只需修改指针。
+"""
+
+
+def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure(tmp_path, seed_bank):
+    from grader.rubric_build import is_structured
+
+    assert not is_structured("To simulate the behaviour of portions of the desired software product.")
+    assert is_structured("**原理**\n\nMQA 共用一组 K/V。\n\n**代价**\n\n效果略差。")  # sub-headings
+    many = "。".join(f"第{i}步把上一步的计算结果写回第{i}号寄存器并更新标志位" for i in range(1, 41)) + "。"
+    assert is_structured(many) and not is_structured(many, max_claims=40)  # more claims than points
+    src = tmp_path / "short.md"
+    src.write_text(SHORT_MD, encoding="utf-8")
+    build_bank(src, tmp_path / "out", name="short")
+    bank = load_bank(tmp_path / "out")
+    for q in bank.questions.values():
+        r = q.rubric
+        assert "claim by claim" in r.notes and [p.id for p in r.points][0] == "c1", r
+        assert all(p.source and p.source in q.reference_answer for p in r.points)
+    assert check_bank(tmp_path / "out").errors == []
+    # the same rubric as grading against the reference on the fly
+    from grader.adhoc import build_rubric as adhoc_rubric
+
+    q2 = bank.questions["2"]
+    assert [p.keywords for p in q2.rubric.points] == [p.keywords for p in adhoc_rubric(q2.reference_answer, q2.question).points]
+    # on the fly, a long reference is built by its structure too
+    from grader.rubric_build import ADHOC_MAX_CLAIMS
+
+    long_ref = "。".join(f"第{i}步把上一步的计算结果写回第{i}号寄存器并更新标志位" for i in range(1, ADHOC_MAX_CLAIMS + 2)) + "。"
+    assert "by its structure" in adhoc_rubric(long_ref).notes
+    assert "claim by claim" in adhoc_rubric(q2.reference_answer, q2.question).notes
+    # the seed bank's references are long and sectioned: built by structure
+    assert all("by its structure" in q.rubric.notes for q in load_bank(seed_bank).questions.values())
