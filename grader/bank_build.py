@@ -22,7 +22,7 @@ from .bankmd import SourceBank, SourceQuestion, parse_bank
 from .errors import JudgeError, UsageError
 from .models import BankInfo, Question, Rubric
 from .rubric_build import Corpus, build_rubric
-from .text import cjk_ratio
+from .text import cjk_ratio, normalize
 
 
 @dataclass(slots=True)
@@ -120,10 +120,11 @@ def build_bank(src: Path, out: Path, name: str | None = None, llm_settings=None,
     )
     corpus = Corpus([q.reference for q in bank.questions if q.reference])  # the field's words, bank-wide
     for q in bank.questions:
-        if not q.reference:
+        if not q.reference or not normalize(q.reference):
+            what = "no reference answer" if not q.reference else "a reference answer with no text (only markup or an empty formula)"
             report.skipped.append(q.id)
             report.warnings.append(
-                f"question {q.id} (line {q.line} of {src.name}) has no reference answer: skipped; "
+                f"question {q.id} (line {q.line} of {src.name}) has {what}: skipped; "
                 "add its answer to the bank and build again"
             )
             continue

@@ -100,6 +100,18 @@ def test_duplicate_or_missing_questions_are_usage_errors():
         parse_bank("Q1: a?\nA: b\nQ1: c?\nA: d\n")
 
 
+def test_a_reference_with_no_text_is_skipped_with_a_warning(tmp_path):
+    # "$$" or a bare "## " is markup only: nothing to build key points from (it used to crash the build)
+    src = tmp_path / "bank.md"
+    src.write_text("Q: 为什么？\nA: $$\n\nQ: 什么是栈？\nA: 栈是后进先出的线性表。\n", encoding="utf-8")
+    report = build_bank(src, tmp_path / "out", name="t")
+    assert report.written == ["2"] and report.skipped == ["1"]
+    assert any("no text" in w and "line 1" in w for w in report.warnings), report.warnings
+    src.write_text("Q: 为什么？\nA: $$\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="no question has a reference answer"):
+        build_bank(src, tmp_path / "out2", name="t")
+
+
 # ---------------------------------------------------------------- key points
 
 
