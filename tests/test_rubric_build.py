@@ -427,3 +427,33 @@ def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure
     assert "claim by claim" in adhoc_rubric(q2.reference_answer, q2.question).notes
     # the seed bank's references are long and sectioned: built by structure
     assert all("by its structure" in q.rubric.notes for q in load_bank(seed_bank).questions.values())
+
+
+# Pieces of the markdown teachers' banks are made of, glued at random: a build either writes a bank
+# that checks clean and grades, or stops with a UsageError naming the fix; never a traceback.
+_PIECES = [
+    "# 标题\n", "## 1. 什么是 KV cache？\n", "1. 什么是注意力？\n", "## 参考回答\n", "Q: what is a stack?\n",
+    "A: because.\n", "问：为什么？\n", "答：因为。\n", "<strong>优点：</strong> 快。\n", "* 项目\n", "  - 子项\n",
+    "| a | b |\n|---|---|\n| 1 | 2 |\n", "$$x^2$$\n", "$R_m$ 与 $\\theta$\n", '<div align="center">\n', "</div>\n",
+    "\n", "---\n", "**粗体**\n", "KV Cache（键值缓存）减少重复计算。\n", "The model uses (attention) heads.\n",
+    "\u200b", "```\ncode\n```\n", "> quote\n", "3. \n", "## \n", "<strong></strong>\n", "（）()\n", "$$\n",
+    "[link](http://x)\n",
+]
+
+
+def test_random_banks_build_or_fail_with_a_usage_error(tmp_path):
+    import random
+
+    rng = random.Random(20261129)
+    for i in range(120):
+        src = tmp_path / f"b{i}.md"
+        src.write_text("".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 25))), encoding="utf-8")
+        out = tmp_path / f"o{i}"
+        try:
+            report = build_bank(src, out, name="fuzz")
+        except UsageError:
+            continue
+        assert check_bank(out).errors == [], (src.read_text(encoding="utf-8"), check_bank(out).findings)
+        g = Grader(Settings(mode="fuzzy"), bank=str(out))
+        for qid in report.written:
+            assert 0 <= g.grade(qid, "KV cache 减少重复计算，因为 attention 需要位置信息。").score <= 10
