@@ -25,7 +25,7 @@ __all__ = ["build_rubric", "claim_keywords", "question_from_reference", "split_c
 
 def build_rubric(reference: str, question: str | None = None) -> Rubric:
     """Claim by claim, unless the reference is long or sectioned enough to be built by its structure."""
-    return rubric_build.build_rubric(reference, question, max_claims=rubric_build.ADHOC_MAX_CLAIMS)
+    return rubric_build.build_rubric(reference, question, max_points=None)
 
 
 @lru_cache(maxsize=4096)

@@ -25,8 +25,9 @@ separators)--> claims, each a verbatim span of the reference --> key points:
 The claim profile (`structured=False`) is what `grader.adhoc` uses: clause-sized claims of the
 tag-stripped text, every claim a point of weight 1, one group per keyword (formulas such as
 "(2n+1)/3" kept whole, the question's own words left out, a true/false verdict with its spellings).
-`grader rubric build` takes the structured profile for a reference with sub-headings or more
-claims than key points, and the claim profile for a short one (`is_structured`).
+`grader rubric build` and `grader.adhoc` alike take the structured profile for a reference with
+sub-headings or of more than LONG_REFERENCE_CLAIMS claims, and the claim profile for a shorter one
+(`is_structured`); a bank's claim-by-claim rubric merges neighbouring claims down to `max_points`.
 
 jieba and langchain are imported on first use only, so the grading path never pays for them.
 """
@@ -213,13 +214,34 @@ def _in_question(word: str, question_norm: str, question_stems: frozenset[str]) 
     return all(english_stem(w) in question_stems for w in word.split("-") if w)
 
 
-def _build_adhoc(reference: str, question: str | None = None) -> list[KeyPoint]:
+def _merge_claims(reference: str, claims: list[str], limit: int) -> list[str]:
+    """At most `limit` claims: the shortest neighbouring pair merged first, a merged claim being the
+    span of the (tag-stripped) reference from the first to the last."""
+    text = _TAG.sub(" ", reference)
+    spans, pos = [], 0
+    for c in claims:
+        k = text.find(c, pos)
+        if k < 0:
+            return claims[:limit]  # not found verbatim: keep the first ones rather than guess
+        spans.append((k, k + len(c)))
+        pos = k + len(c)
+    while len(spans) > limit:
+        i = min(range(len(spans) - 1), key=lambda j: spans[j + 1][1] - spans[j][0])
+        spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
+    return [text[a:b] for a, b in spans]
+
+
+def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None) -> list[KeyPoint]:
     """Clause-sized claims, each a point of weight 1 whose keywords are its content words, most
-    specific first (formulas, English terms, rare Chinese words), less the question's words."""
+    specific first (formulas, English terms, rare Chinese words), less the question's words; with
+    `max_points`, neighbouring claims merged until no more remain."""
     points: list[KeyPoint] = []
     qn = normalize(question or "")
     qstems = frozenset(english_stem(w) for w in re.findall(r"[a-z][a-z0-9']*", qn))
-    for i, claim in enumerate(split_claims(reference)):
+    claims = split_claims(reference)
+    if max_points and len(claims) > max_points:
+        claims = _merge_claims(reference, claims, max_points)
+    for i, claim in enumerate(claims):
         words = claim_keywords(claim)
         if not words:
             continue
@@ -920,38 +942,37 @@ def build_points(reference: str, question: str | None = None, *, max_points: int
     return points
 
 
-# A reference graded on the fly (`--reference`, a row's or a request's reference) is built by its
-# structure when it has more claims than this, a page or more (the seed bank's references have 39-68
-# claims, ADS's 1-15, Mohler's 1-4): twice the key points a built rubric holds by default.
-ADHOC_MAX_CLAIMS = 24
+# A reference of more claims than this (a page or more: the seed bank's references have 39-68 claims,
+# ADS's 1-15, Mohler's 1-4) is built by its structure even without sub-headings: twice the key points
+# a built rubric holds by default.
+LONG_REFERENCE_CLAIMS = 24
 
 
-def is_structured(reference: str, question: str | None = None, max_claims: int = 12) -> bool:
-    """Is a reference built by its structure (sub-headings, or more than `max_claims` claims) or claim
-    by claim? A short reference ("To simulate the behaviour of portions of the desired software
-    product.") has no structure to weigh by, and two keyword groups per merged point ask too little of
-    it: ADS and Mohler as banks (`python eval/build_other_banks.py`) graded at Pearson 0.419 / 0.402
-    built by structure, 0.613 / 0.543 now (ADS: one reference of 15 claims is merged into a bank's 12
-    points). A long one graded claim by claim is as poor: the seed bank's references on the fly, dev
-    set Spearman 0.721 claim by claim, 0.788 by structure (`python eval/rubric_quality.py`)."""
+def is_structured(reference: str, question: str | None = None) -> bool:
+    """Is a reference built by its structure (sub-headings, or more than LONG_REFERENCE_CLAIMS claims)
+    or claim by claim? A short reference ("To simulate the behaviour of portions of the desired
+    software product.") has no structure to weigh by, and two keyword groups per merged point ask too
+    little of it: ADS and Mohler as banks (`python eval/build_other_banks.py`) graded at Pearson
+    0.419 / 0.402 built by structure, 0.622 / 0.543 claim by claim. A long one graded claim by claim
+    is as poor: the seed bank's references on the fly, dev set Spearman 0.721 claim by claim, 0.788
+    by structure (`python eval/rubric_quality.py`)."""
     if len(parse_structure(reference, question)) > 1:
         return True  # sub-headings: sub-questions, whose points share their weight
-    # more claims than key points: neighbouring claims are merged, as the structured profile does (a
-    # list alone is no reason: ADS 0.613 -> 0.549 when its one short two-item list was built so)
-    return len(split_claims(reference)) > max_claims
+    # a list alone is no reason (ADS bank 0.613 -> 0.549 when its one short two-item list was built so)
+    return len(split_claims(reference)) > LONG_REFERENCE_CLAIMS
 
 
-def build_rubric(reference: str, question: str | None = None, *, structured: bool | None = None, max_points: int = 12,
-                 max_claims: int | None = None, corpus: Corpus | None = None) -> Rubric:
+def build_rubric(reference: str, question: str | None = None, *, structured: bool | None = None,
+                 max_points: int | None = 12, corpus: Corpus | None = None) -> Rubric:
     """`structured`: build by the reference's structure (True), claim by claim (False), or whichever
-    suits the reference (None: `is_structured` with `max_claims`, by default `max_points`, as a bank's
-    rubric holds at most that many points). `corpus`: the references of the whole bank being built
-    (structured profile only)."""
+    suits the reference (None: `is_structured`). `max_points`: at most this many key points (None:
+    one per claim, as a reference graded on the fly has; the structured profile then keeps 12).
+    `corpus`: the references of the whole bank being built (structured profile only)."""
     if structured is None:
-        structured = is_structured(reference, question, max_points if max_claims is None else max_claims)
+        structured = is_structured(reference, question)
     points = (
-        build_points(reference, question, max_points=max_points, corpus=corpus)
-        if structured else _build_adhoc(reference, question)
+        build_points(reference, question, max_points=max_points or 12, corpus=corpus)
+        if structured else _build_adhoc(reference, question, max_points)
     )
     if not points:
         # A reference of one or two words ("O(n)") is its own single key point.

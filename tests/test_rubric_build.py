@@ -399,12 +399,22 @@ To simulate the behaviour of portions of the desired software product.
 
 
 def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure(tmp_path, seed_bank):
-    from grader.rubric_build import is_structured
+    from grader.rubric_build import LONG_REFERENCE_CLAIMS, build_rubric, is_structured
 
     assert not is_structured("To simulate the behaviour of portions of the desired software product.")
     assert is_structured("**原理**\n\nMQA 共用一组 K/V。\n\n**代价**\n\n效果略差。")  # sub-headings
-    many = "。".join(f"第{i}步把上一步的计算结果写回第{i}号寄存器并更新标志位" for i in range(1, 41)) + "。"
-    assert is_structured(many) and not is_structured(many, max_claims=40)  # more claims than points
+
+    def steps(n):
+        return "。".join(f"第{i}步把上一步的计算结果写回第{i}号寄存器并更新标志位" for i in range(1, n + 1)) + "。"
+
+    assert is_structured(steps(LONG_REFERENCE_CLAIMS + 1)) and not is_structured(steps(LONG_REFERENCE_CLAIMS))
+    # claim by claim, a bank's rubric still holds at most --max-points: neighbouring claims merged,
+    # each still a verbatim span of the reference; on the fly, one point a claim
+    ref = steps(20)
+    merged = build_rubric(ref, max_points=12)
+    assert "claim by claim" in merged.notes and len(merged.points) == 12
+    assert all(p.source in ref for p in merged.points) and "第20步" in merged.points[-1].source
+    assert len(build_rubric(ref, max_points=None).points) == 20
     src = tmp_path / "short.md"
     src.write_text(SHORT_MD, encoding="utf-8")
     build_bank(src, tmp_path / "out", name="short")
@@ -420,10 +430,7 @@ def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure
     q2 = bank.questions["2"]
     assert [p.keywords for p in q2.rubric.points] == [p.keywords for p in adhoc_rubric(q2.reference_answer, q2.question).points]
     # on the fly, a long reference is built by its structure too
-    from grader.rubric_build import ADHOC_MAX_CLAIMS
-
-    long_ref = "。".join(f"第{i}步把上一步的计算结果写回第{i}号寄存器并更新标志位" for i in range(1, ADHOC_MAX_CLAIMS + 2)) + "。"
-    assert "by its structure" in adhoc_rubric(long_ref).notes
+    assert "by its structure" in adhoc_rubric(steps(LONG_REFERENCE_CLAIMS + 1)).notes
     assert "claim by claim" in adhoc_rubric(q2.reference_answer, q2.question).notes
     # the seed bank's references are long and sectioned: built by structure
     assert all("by its structure" in q.rubric.notes for q in load_bank(seed_bank).questions.values())
