@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -495,7 +496,8 @@ def _trim_zh(run: str) -> str:
     if len(run) <= 6:
         return run
     jieba = _jieba()[0]
-    words = jieba.lcut(run)
+    with _SEGMENTER_LOCK:
+        words = jieba.lcut(run)
     out = ""
     for w in reversed(words):
         if len(out) + len(w) > 6 or w in ZH_STOPWORDS or len(w) == 1 and out:
@@ -697,27 +699,35 @@ def _posseg():
     return jieba.posseg
 
 
+# jieba's dictionary is one per process; the API builds rubrics on the fly in a thread pool, so the
+# segmenter is used by one thread at a time (two builds adding and restoring words at once left
+# words of one in the dictionary for good: the next builds depended on what had run before)
+_SEGMENTER_LOCK = threading.RLock()
+
+
 @contextmanager
 def _words_kept_whole(words: list[str]):
-    """jieba's dictionary with `words` added, for the duration of the block only: the dictionary is
-    shared by the whole process (the ad-hoc profile segments with it too), so words added for one
-    point must not change how another point, another question or a later build is segmented."""
+    """jieba's dictionary with `words` added, for the duration of the block only, and the segmenter
+    to this thread: the dictionary is shared by the whole process (the ad-hoc profile segments with
+    it too), so words added for one point must not change how another point, another question or a
+    later build is segmented."""
     jieba = _jieba()[0]
     dt = jieba.dt
     words = [w for w in dict.fromkeys(words) if CJK_RE.search(w) and 2 <= len(w) <= 8]
-    saved = {w[: k + 1]: dt.FREQ.get(w[: k + 1]) for w in words for k in range(len(w))}
-    total = dt.total
-    for w in words:
-        jieba.add_word(w, freq=2000)
-    try:
-        yield
-    finally:
-        for w, f in saved.items():
-            if f is None:
-                dt.FREQ.pop(w, None)
-            else:
-                dt.FREQ[w] = f
-        dt.total = total
+    with _SEGMENTER_LOCK:
+        saved = {w[: k + 1]: dt.FREQ.get(w[: k + 1]) for w in words for k in range(len(w))}
+        total = dt.total
+        for w in words:
+            jieba.add_word(w, freq=2000)
+        try:
+            yield
+        finally:
+            for w, f in saved.items():
+                if f is None:
+                    dt.FREQ.pop(w, None)
+                else:
+                    dt.FREQ[w] = f
+            dt.total = total
 
 
 def _content_words(text: str, phrases: list[str]) -> dict[str, float]:

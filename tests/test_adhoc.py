@@ -134,3 +134,31 @@ def test_a_blank_reference_is_a_usage_error_not_a_crash():
             question_from_reference(ref)
     q = question_from_reference("O(n)", alternatives=("\x1f",))
     assert not q.alternatives
+
+
+def test_concurrent_builds_leave_the_segmenter_dictionary_as_it_was():
+    # the API builds rubrics on the fly in a thread pool: builds that add words to jieba's one
+    # dictionary and restore it must not interleave (words of one build stayed in it for good)
+    import threading
+
+    from grader import rubric_build
+    from grader.banks import load_bank
+
+    jieba = rubric_build._jieba()[0]
+    refs = [q.reference_answer for q in load_bank().questions.values() if q.reference_answer][:8]
+    expected = [[p.keywords for p in rubric_build.build_rubric(r, max_points=None).points] for r in refs]
+    freq, total = dict(jieba.dt.FREQ), jieba.dt.total
+    got: dict[tuple[int, int], list] = {}
+
+    def work(k: int) -> None:
+        for i in range(len(refs)):
+            j = (i + 5 * k) % len(refs)
+            got[(k, j)] = [p.keywords for p in rubric_build.build_rubric(refs[j], max_points=None).points]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert jieba.dt.total == total and jieba.dt.FREQ == freq
+    assert all(v == expected[j] for (_, j), v in got.items())
