@@ -216,8 +216,9 @@ def _in_question(word: str, question_norm: str, question_stems: frozenset[str]) 
 
 
 def _merge_claims(reference: str, claims: list[str], limit: int) -> list[str]:
-    """At most `limit` claims: the shortest neighbouring pair merged first, a merged claim being the
-    span of the (tag-stripped) reference from the first to the last."""
+    """At most `limit` claims: neighbouring claims merged as the structured profile merges them (the
+    smallest pair first), a merged claim being the span of the (tag-stripped) reference from the
+    first to the last."""
     text = _TAG.sub(" ", reference)
     spans, pos = [], 0
     for c in claims:
@@ -226,10 +227,8 @@ def _merge_claims(reference: str, claims: list[str], limit: int) -> list[str]:
             return claims[:limit]  # not found verbatim: keep the first ones rather than guess
         spans.append((k, k + len(c)))
         pos = k + len(c)
-    while len(spans) > limit:
-        i = min(range(len(spans) - 1), key=lambda j: spans[j + 1][1] - spans[j][0])
-        spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
-    return [text[a:b] for a, b in spans]
+    merged = _merge_to([Candidate(a, b, 0, "", "", "para") for a, b in spans], limit)
+    return [text[g[0].start : g[-1].end] for g in merged]
 
 
 def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None) -> list[KeyPoint]:
