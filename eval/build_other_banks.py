@@ -64,7 +64,7 @@ def measure(name: str) -> dict:
         src = Path(tmp) / f"{name}.md"
         src.write_text(md, encoding="utf-8")
         out = Path(tmp) / name
-        report = build_bank(src, out, name=f"{name}-built")
+        build_bank(src, out, name=f"{name}-built")
         built_rows = [
             LabeledRow.model_validate({k: v for k, v in {**r, "question_id": ids[r["question_id"]]}.items()
                                        if k not in ("reference_answer", "question")})
@@ -77,7 +77,6 @@ def measure(name: str) -> dict:
     return {
         "rows": len(rows),
         "questions": len(ids),
-        "built_points": getattr(report, "points", None),
         "built": {k: built[k] for k in keys},
         "adhoc": {k: adhoc[k] for k in keys},
     }

@@ -30,6 +30,7 @@ import random
 import re
 import sys
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -105,8 +106,18 @@ def recall(built_dir: Path, curated: str = "llm-interview") -> dict:
     }
 
 
+@lru_cache(maxsize=1)
+def _dev_text() -> str:
+    return (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8")
+
+
+def dev_rows() -> list[dict]:
+    """The dev set's rows (read once)."""
+    return [json.loads(line) for line in _dev_text().splitlines() if line.strip()]
+
+
 def agreement(built_dir: Path) -> dict:
-    rows = [json.loads(line) for line in (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = dev_rows()
     built = load_bank(built_dir)
     kept = [LabeledRow.model_validate(r) for r in rows if r["question_id"] in built.questions]
     out = {"rows": len(kept), "rows_left_out": len(rows) - len(kept)}
@@ -140,9 +151,8 @@ def verdicts(built_dir: Path) -> dict:
     answer but not in one window."""
     bank = load_bank(built_dir)
     out: dict[str, dict[str, int]] = {"good": {}, "wrong": {}}
-    for line in (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if not row or row["question_id"] not in bank.questions:
+    for row in dev_rows():
+        if row["question_id"] not in bank.questions:
             continue
         side = "good" if row["kind"] in GOOD_KINDS else "wrong" if row["kind"] in WRONG_KINDS else None
         if side is None:

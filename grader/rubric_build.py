@@ -122,11 +122,13 @@ def _jieba():
     return jieba, tfidf.idf_freq, tfidf.median_idf
 
 
-def split_claims(reference: str) -> list[str]:
-    """The reference as a list of claim-sized pieces of its own text (tags removed)."""
+@lru_cache(maxsize=256)
+def split_claims(reference: str) -> tuple[str, ...]:
+    """The reference as claim-sized pieces of its own text (tags removed). Cached: choosing how a
+    reference is built (`is_structured`) and building it claim by claim both need them."""
     text = _TAG.sub(" ", reference)
     pieces = [p.strip(" \t,，、;；:：") for p in _splitter(_SEPARATORS, CLAIM_CHARS, claim_length).split_text(text)]
-    return [p for p in pieces if len(normalize(p)) >= 2]
+    return tuple(p for p in pieces if len(normalize(p)) >= 2)
 
 
 _FORMULA_RUN = re.compile(r"[a-z0-9()^+\-/=.]{3,}")
@@ -215,7 +217,7 @@ def _in_question(word: str, question_norm: str, question_stems: frozenset[str]) 
     return all(english_stem(w) in question_stems for w in word.split("-") if w)
 
 
-def _merge_claims(reference: str, claims: list[str], limit: int) -> list[str]:
+def _merge_claims(reference: str, claims: tuple[str, ...], limit: int) -> list[str]:
     """At most `limit` claims: neighbouring claims merged as the structured profile merges them (the
     smallest pair first), a merged claim being the span of the (tag-stripped) reference from the
     first to the last."""
@@ -224,7 +226,7 @@ def _merge_claims(reference: str, claims: list[str], limit: int) -> list[str]:
     for c in claims:
         k = text.find(c, pos)
         if k < 0:
-            return claims[:limit]  # not found verbatim: keep the first ones rather than guess
+            return list(claims[:limit])  # not found verbatim: keep the first ones rather than guess
         spans.append((k, k + len(c)))
         pos = k + len(c)
     merged = _merge_to([Candidate(a, b, 0, "", "", "para") for a, b in spans], limit)
