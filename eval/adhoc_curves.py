@@ -20,10 +20,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader import adhoc, rubric_build  # noqa: E402
+from grader.authoring import adhoc, build as rubric_build  # noqa: E402
 from grader.aggregate import DEFAULT_CALIBRATION  # noqa: E402
-from grader.evaluate import LabeledRow, evaluate  # noqa: E402
-from grader.metrics import agreement  # noqa: E402
+from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.runs.metrics import agreement  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(HERE.parent))
 from baselines import BASELINES, to_scale  # noqa: E402
 
 from grader.banks import load_bank  # noqa: E402
-from grader.evaluate import LabeledRow, evaluate  # noqa: E402
-from grader.metrics import agreement  # noqa: E402
+from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.runs.metrics import agreement  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 

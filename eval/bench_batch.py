@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 RUNNER = r"""
 import json, resource, sys, time
 from pathlib import Path
-from grader.batch import run_batch
+from grader.runs.batch import run_batch
 from grader.pipeline import Grader
 from grader.settings import Settings
 inp, out, mode, workers, conc, url = sys.argv[1:7]

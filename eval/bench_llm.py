@@ -117,7 +117,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
 
 
 async def run_mode(mode: str, answers, bank, settings, concurrency: int):
-    from grader.judge_client import JudgeClient
+    from grader.llm.client import JudgeClient
     from grader.pipeline import agrade_question
 
     client = JudgeClient(settings)

@@ -25,8 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader.bank_build import build_bank  # noqa: E402
-from grader.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.authoring.bank_build import build_bank  # noqa: E402
+from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 

@@ -38,13 +38,13 @@ sys.path.insert(0, str(HERE.parent))
 
 from rapidfuzz import fuzz  # noqa: E402
 
-from grader.bank_build import build_bank  # noqa: E402
+from grader.authoring.bank_build import build_bank  # noqa: E402
 from grader.banks import load_bank  # noqa: E402
-from grader.evaluate import LabeledRow, evaluate  # noqa: E402
-from grader.guards import prepare  # noqa: E402
+from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
+from grader.answer import prepare  # noqa: E402
 from grader.matchers.compiled import compile_rubric  # noqa: E402
 from grader.matchers.lexical import match_points  # noqa: E402
-from grader.metrics import spearman  # noqa: E402
+from grader.runs.metrics import spearman  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 from grader.text import normalize, tokens  # noqa: E402

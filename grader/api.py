@@ -44,7 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve_bank_path
 from .errors import GraderError, NotFoundError, UsageError
-from .adhoc import question_from_reference
+from .authoring.adhoc import question_from_reference
 from .models import ALL_MODES, OFFLINE_MODES, Bank, GradeResult, Question
 from .pipeline import agrade_question, grade_question
 from .settings import Settings
@@ -595,7 +595,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             # ~1-3 ms of CPU; a 20,000-character answer takes ~100 ms: keep the loop free
             return await run_in_threadpool(grade_sync, req)
         check_sizes(req)
-        from .judge_client import JudgeClient
+        from .llm.client import JudgeClient
 
         if not judge_clients:
             judge_clients.append(JudgeClient(settings))

@@ -178,9 +178,9 @@ def batch(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
 ) -> None:
     """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
-    from .batch import run_batch
+    from .runs.batch import run_batch
     from .pipeline import Grader
-    from .report import print_summary, summarize, write_html
+    from .runs.report import print_summary, summarize, write_html
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
     if no_cache:
@@ -194,7 +194,7 @@ def batch(
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
         grader = Grader(settings, bank=bank)
         if via == "openai-batch":
-            from .batch_openai import run_openai_batch
+            from .runs.openai_batch import run_openai_batch
 
             return run_openai_batch(input, out, grader, settings.mode, poll_interval=poll_interval,
                                     batch_size=batch_size, progress=progress)
@@ -240,7 +240,7 @@ def eval_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Agreement with human scores: n, Pearson, Spearman, QWK (0-10), MAE (0-10)."""
-    from .evaluate import evaluate, read_labeled
+    from .runs.evaluate import evaluate, read_labeled
     from .pipeline import Grader
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
@@ -292,7 +292,7 @@ def rubric_build(
     """Build a bank of rubrics from a markdown question bank (review it, then 'grader rubric check')."""
     import logging
 
-    from .bank_build import build_bank
+    from .authoring.bank_build import build_bank
 
     logging.getLogger("langchain_text_splitters").setLevel(logging.ERROR)
     llm_settings = None
@@ -301,7 +301,7 @@ def rubric_build(
         if no_cache:
             overrides["use_cache"] = False
         llm_settings = _settings(**overrides)
-        from .judge_client import check_config
+        from .llm.client import check_config
 
         _run(lambda: check_config(llm_settings))
     report = _run(lambda: build_bank(bank_md, out, name=name, llm_settings=llm_settings, max_points=max_points))
@@ -321,7 +321,7 @@ def rubric_check(
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
 ) -> None:
     """Check a bank directory: schema, ids, weights, sources and keywords grounded in the reference."""
-    from .rubric_check import check_bank
+    from .authoring.check import check_bank
 
     if not bank_dir.is_dir():
         _err(f"{bank_dir} is not a directory: pass a bank directory (bank.yaml + one YAML per question)")
@@ -374,7 +374,7 @@ app.add_typer(history_app, name="history")
 def _practice(bank: Optional[str], question: Optional[str], mode: Optional[str], model: Optional[str],
               base_url: Optional[str], due_only: bool) -> None:
     from .banks import get_question
-    from .practice import Lines, Session
+    from .practice.session import Lines, Session
 
     settings = _settings(mode=mode, model=model, base_url=base_url)
 
@@ -430,7 +430,7 @@ def review(
 
 
 def _open_history():
-    from .history import History
+    from .practice.history import History
 
     settings = _settings()
     h = _run(lambda: History(settings.resolved_history_path(), timeout=settings.history_timeout))
@@ -463,13 +463,13 @@ def history_list(
     if as_json:
         typer.echo(json.dumps([a.model_dump(mode="json") for a in attempts], ensure_ascii=False, indent=2))
         return
-    from .practice import print_attempts
+    from .practice.session import print_attempts
 
     print_attempts(_console(), attempts, h.path)
 
 
 def _export_labels(h, out: Path, question: Optional[str], bank: Optional[str]) -> None:
-    from .history import label_row
+    from .practice.history import label_row
 
     attempts = _run(lambda: h.all(bank=bank, question_id=question))
     rows = [label_row(a) for a in attempts if a.learner_score is not None]
@@ -498,7 +498,7 @@ def history_show(attempt_id: int = typer.Argument(..., metavar="ID"), as_json: b
     if as_json:
         typer.echo(json.dumps(a.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    from .practice import print_attempt
+    from .practice.session import print_attempt
 
     question = None
     try:
@@ -519,7 +519,7 @@ def stats(
     """Your weakest key points (miss rate, attempts) and progress per question (best, last, next due)."""
     from datetime import date
 
-    from .schedule import point_stats, progress
+    from .practice.schedule import point_stats, progress
 
     h = _open_history()
     try:
@@ -545,7 +545,7 @@ def stats(
         }
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    from .practice import print_stats
+    from .practice.session import print_stats
 
     print_stats(_console(), len(attempts), weak, prog, today)
 

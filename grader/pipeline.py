@@ -14,7 +14,7 @@ from __future__ import annotations
 from .aggregate import DEFAULT_CALIBRATION, aggregate
 from .banks import load_bank, load_question
 from .errors import UsageError
-from .guards import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
+from .answer import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
 from .matchers.compiled import CompiledRubric, compile_rubric
 from .matchers.lexical import bare_points, match_points
 from .models import GradeResult, PointResult, Question, Usage
@@ -279,7 +279,7 @@ class Grader:
         """What an answer is graded against: a bank question, or a rubric built from a reference
         (and from each alternative reference: the answer keeps its best grade)."""
         if reference:
-            from .adhoc import question_from_reference
+            from .authoring.adhoc import question_from_reference
 
             return question_from_reference(reference, question, question_id, tuple(alternatives)), None
         if not question_id:

@@ -38,7 +38,7 @@ def _no_network(monkeypatch):
 @pytest.fixture
 def fast_judge(monkeypatch):
     """The judge's retries shortened to milliseconds; its shared clients closed afterwards."""
-    from grader import judge_client
+    from grader.llm import client as judge_client
 
     monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
     yield

@@ -1,6 +1,6 @@
 import pytest
 
-from grader.adhoc import build_rubric, claim_keywords, split_claims
+from grader.authoring.adhoc import build_rubric, claim_keywords, split_claims
 from grader.pipeline import Grader
 from grader.settings import Settings
 
@@ -94,7 +94,7 @@ def test_alternative_references_keep_the_best_grade():
 
 
 def test_a_long_reference_needs_a_smaller_share_of_its_claims():
-    from grader.rubric_build import ADHOC_FULL_MARKS_AT, adhoc_full_marks_at
+    from grader.authoring.build import ADHOC_FULL_MARKS_AT, adhoc_full_marks_at
 
     shares = [adhoc_full_marks_at(n) for n in (1, 2, 3, 5, 10, 20)]
     assert shares[0] == shares[1] == ADHOC_FULL_MARKS_AT
@@ -126,7 +126,7 @@ def test_the_opposite_verdict_contradicts_the_verdict_point():
 
 def test_a_blank_reference_is_a_usage_error_not_a_crash():
     # "\x1f" is whitespace to str.strip(): no key point can be built from it (was a 500 on POST /v1/grade)
-    from grader.adhoc import question_from_reference
+    from grader.authoring.adhoc import question_from_reference
     from grader.errors import UsageError
 
     for ref in ("\x1f", "   "):
@@ -141,7 +141,7 @@ def test_concurrent_builds_leave_the_segmenter_dictionary_as_it_was():
     # dictionary and restore it must not interleave (words of one build stayed in it for good)
     import threading
 
-    from grader import rubric_build
+    from grader.authoring import build as rubric_build
     from grader.banks import load_bank
 
     jieba = rubric_build._jieba()[0]

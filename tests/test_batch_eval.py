@@ -2,7 +2,7 @@ import json
 
 from typer.testing import CliRunner
 
-from grader.batch import done_ids
+from grader.runs.batch import done_ids
 from grader.cli import app
 
 runner = CliRunner()

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from fake_batch_server import FakeBatchAPI
 from fake_llm_server import FakeLLM, ok, plausible_reply, request_ids
-from grader import judge_client
-from grader.batch import IdSet, done_ids, run_batch
+from grader.llm import client as judge_client
+from grader.runs.batch import IdSet, done_ids, run_batch
 from grader.cli import app
 from grader.pipeline import Grader
 from grader.settings import Settings

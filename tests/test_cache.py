@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from grader.cache import JudgeCache, cache_key, open_cache
+from grader.llm.cache import JudgeCache, cache_key, open_cache
 
 
 def test_key_depends_on_every_part_not_on_their_order():

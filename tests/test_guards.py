@@ -1,6 +1,6 @@
 import pytest
 
-from grader.guards import INJECTION_RE, is_empty, prepare
+from grader.answer import INJECTION_RE, is_empty, prepare
 from grader.pipeline import Grader
 from grader.settings import Settings
 from grader.text import normalize

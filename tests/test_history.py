@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from grader.errors import HistoryError, HistoryLockedError
-from grader.history import MIGRATIONS, SCHEMA_VERSION, Attempt, AttemptPoint, History, fallback_path, label_row, save_fallback
+from grader.practice.history import MIGRATIONS, SCHEMA_VERSION, Attempt, AttemptPoint, History, fallback_path, label_row, save_fallback
 
 
 def make_attempt(qid="4", score=5.0, answer="MQA 共享一组 KV") -> Attempt:
@@ -158,7 +158,7 @@ def test_unwritable_location_names_the_setting(tmp_path):
 
 
 def test_label_rows_are_what_eval_reads(tmp_path):
-    from grader.evaluate import read_labeled
+    from grader.runs.evaluate import read_labeled
 
     a = make_attempt()
     a.id = 7

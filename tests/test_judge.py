@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from fake_llm_server import FakeLLM, Step, format_type, ok, reply_json, request_answer, request_ids, verdicts
-from grader import judge_client
+from grader.llm import client as judge_client
 from grader.aggregate import calibrate
 from grader.errors import JudgeError
-from grader.guards import prepare
+from grader.answer import prepare
 from grader.matchers.judge import check_evidence, extract_json, locate_evidence, parse_reply, ReplyError
 from grader.pipeline import Grader, agrade_question
 from grader.settings import Settings

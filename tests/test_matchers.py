@@ -188,7 +188,7 @@ def test_a_reversed_term_in_another_sentence_does_not_contradict_the_claim():
 
 
 def test_chinese_quality_noun_matches_its_adjective():
-    from grader.guards import prepare
+    from grader.answer import prepare
     from grader.matchers.compiled import compile_rubric
     from grader.matchers.lexical import match_points
     from grader.models import KeyPoint, Rubric

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from grader.metrics import agreement, mae, pearson, qwk, spearman
+from grader.runs.metrics import agreement, mae, pearson, qwk, spearman
 
 
 def test_pearson_and_spearman_known_values():

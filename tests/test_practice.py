@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.history import History, fallback_path
+from grader.practice.history import History, fallback_path
 
 ANSWER_4 = "MQA 所有头共享一组 KV，KV cache 变小。\nGQA 把 query 头分组, 组内共享 k/v."
 
@@ -146,7 +146,7 @@ def test_unknown_question_or_bank_is_a_usage_error(hist):
 
 
 def _old_attempt(hist: Path, qid: str, days_ago: int, score: float) -> None:
-    from grader.history import Attempt, AttemptPoint
+    from grader.practice.history import Attempt, AttemptPoint
 
     with History(hist) as h:
         h.add(Attempt(created_at=datetime.now(timezone.utc) - timedelta(days=days_ago), bank="llm-interview",
@@ -226,7 +226,7 @@ def test_history_commands_on_a_corrupt_file_exit_2(hist):
 def test_grade_start_up_does_not_load_the_history():
     code = ("import sys; from grader.cli import app; from typer.testing import CliRunner; "
             "r = CliRunner().invoke(app, ['grade', '3', 'RoPE 旋转 Query 和 Key']); assert r.exit_code == 0; "
-            "assert 'sqlite3' not in sys.modules and 'grader.history' not in sys.modules and 'grader.practice' not in sys.modules")
+            "assert 'sqlite3' not in sys.modules and 'grader.practice.history' not in sys.modules and 'grader.practice.session' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -234,7 +234,7 @@ def test_the_judge_grades_when_configured(hist, tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).parent))
     from fake_llm_server import FakeLLM, plausible_reply
 
-    from grader import judge_client
+    from grader.llm import client as judge_client
 
     server = FakeLLM(default=plausible_reply).start()
     try:

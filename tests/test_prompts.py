@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from grader.banks import data_dir
-from grader.guards import prepare
+from grader.answer import prepare
 from grader.matchers.judge import build_messages, prompt_version
 from grader.models import KeyPoint, Question, Rubric
-from grader.prompts import PromptError, Template, load_template, neutralize, version
+from grader.llm.prompts import PromptError, Template, load_template, neutralize, version
 
 
 def test_templates_ship_with_the_package():

@@ -13,14 +13,14 @@ import yaml
 from typer.testing import CliRunner
 
 from fake_llm_server import FakeLLM, ok
-from grader.bank_build import build_bank
-from grader.bankmd import parse_bank
+from grader.authoring.bank_build import build_bank
+from grader.authoring.bankmd import parse_bank
 from grader.banks import load_bank
 from grader.cli import app
 from grader.errors import UsageError
 from grader.pipeline import Grader
-from grader.rubric_build import build_rubric, glossary
-from grader.rubric_check import check_bank
+from grader.authoring.build import build_rubric, glossary
+from grader.authoring.check import check_bank
 from grader.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def test_a_spelling_belongs_to_one_group_of_a_point():
 
 
 def test_a_segmenter_guess_ranks_below_dictionary_words():
-    from grader.rubric_build import _content_words
+    from grader.authoring.build import _content_words
 
     scored = _content_words("在推理效率上远超，同时在性能上优于。它提供了一个灵活的旋钮。", [])
     assert scored["上远"] < scored["旋钮"] and scored["上远"] < scored["效率"], scored
@@ -192,9 +192,9 @@ TERMS_MD = """# 深度学习基础
 
 
 def test_term_table_puts_the_english_forms_in_the_group(tmp_path):
-    from grader.rubric_build import TERMS_FILES, term_table
+    from grader.authoring.build import TERMS_FILES, term_table
 
-    assert all(f.is_file() and f.parent.name == "grader" for f in TERMS_FILES)  # ships inside the package
+    assert all(f.is_file() and f.parent.name == "authoring" for f in TERMS_FILES)  # ships inside the package
     assert "vanishing gradient" in term_table().forms("梯度消失")
     src = tmp_path / "bank.md"
     src.write_text(TERMS_MD, encoding="utf-8")
@@ -208,7 +208,7 @@ def test_term_table_puts_the_english_forms_in_the_group(tmp_path):
 
 
 def test_words_the_whole_bank_uses_rank_below_a_points_own():
-    from grader.rubric_build import Corpus, build_points
+    from grader.authoring.build import Corpus, build_points
 
     ref = "Transformer 用残差连接稳定训练。"
     others = ["Transformer 的参数很多。", "Transformer 可以并行。", "Transformer 需要大量数据。"]
@@ -362,9 +362,9 @@ MQA 让所有注意力头共用一组键值缓存，显存占用减少。
 
 
 def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
-    from grader.rubric_build import ANTONYMS_FILE, antonym_table
+    from grader.authoring.build import ANTONYMS_FILE, antonym_table
 
-    assert ANTONYMS_FILE.is_file() and ANTONYMS_FILE.parent.name == "grader"  # ships inside the package
+    assert ANTONYMS_FILE.is_file() and ANTONYMS_FILE.parent.name == "authoring"  # ships inside the package
     assert "增加" in antonym_table().opposite["减少"]
     # not when the span states both sides, and not a word inside one the span states
     assert antonym_table().opposites_in("参数增加，显存减少") == []
@@ -399,7 +399,7 @@ To simulate the behaviour of portions of the desired software product.
 
 
 def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure(tmp_path, seed_bank):
-    from grader.rubric_build import LONG_REFERENCE_CLAIMS, build_rubric, is_structured
+    from grader.authoring.build import LONG_REFERENCE_CLAIMS, build_rubric, is_structured
 
     assert not is_structured("To simulate the behaviour of portions of the desired software product.")
     assert is_structured("**原理**\n\nMQA 共用一组 K/V。\n\n**代价**\n\n效果略差。")  # sub-headings
@@ -425,7 +425,7 @@ def test_a_short_reference_is_built_claim_by_claim_a_structured_one_by_structure
         assert all(p.source and p.source in q.reference_answer for p in r.points)
     assert check_bank(tmp_path / "out").errors == []
     # the same rubric as grading against the reference on the fly
-    from grader.adhoc import build_rubric as adhoc_rubric
+    from grader.authoring.adhoc import build_rubric as adhoc_rubric
 
     q2 = bank.questions["2"]
     assert [p.keywords for p in q2.rubric.points] == [p.keywords for p in adhoc_rubric(q2.reference_answer, q2.question).points]

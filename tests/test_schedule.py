@@ -4,8 +4,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from grader.history import Attempt, AttemptPoint
-from grader.schedule import (
+from grader.practice.history import Attempt, AttemptPoint
+from grader.practice.schedule import (
     EF_MIN,
     Review,
     attempt_quality,

@@ -60,9 +60,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rapidfuzz import fuzz
 
 from ..errors import JudgeError
-from ..guards import PreparedAnswer, language_of
+from ..answer import PreparedAnswer, language_of
 from ..models import KeyPoint, PointResult, Question, Usage
-from ..prompts import load_template, version
+from ..llm.prompts import load_template, version
 from ..settings import Settings
 from ..text import Segment, content_length, normalize, tokens
 from .compiled import CompiledRubric
@@ -429,7 +429,7 @@ def conversation(
     Steps down the response formats on FormatRejected (not counted as an attempt); re-asks at most
     `reasks` times with the error; raises JudgeError when the reply stays unusable.
     """
-    from ..judge_client import ChatRequest, FormatRejected
+    from ..llm.client import ChatRequest, FormatRejected
 
     msgs = list(messages)
     reask = load_template("judge_reask")
@@ -463,7 +463,7 @@ def _on_reply(reply, usage: Usage, log: Transcript) -> None:
 
 
 def _drive(gen, client, usage: Usage, log: Transcript) -> JudgeReply:
-    from ..judge_client import FormatRejected
+    from ..llm.client import FormatRejected
 
     request = next(gen)
     while True:
@@ -480,7 +480,7 @@ def _drive(gen, client, usage: Usage, log: Transcript) -> JudgeReply:
 
 
 async def _adrive(gen, client, usage: Usage, log: Transcript) -> JudgeReply:
-    from ..judge_client import FormatRejected
+    from ..llm.client import FormatRejected
 
     request = next(gen)
     while True:
@@ -538,7 +538,7 @@ def _plan(question, compiled, prepared, mode, settings, flags, model, base_url) 
     log = Transcript(model=model, base_url=base_url, prompt_version=prompt_version())
     cache = key = None
     if todo and settings.use_cache:
-        from ..cache import cache_key, open_cache
+        from ..llm.cache import cache_key, open_cache
 
         cache = open_cache(settings.resolved_cache_path())
         key = cache_key(
@@ -627,7 +627,7 @@ def _store(plan: _Plan, reply: JudgeReply) -> None:
 
 
 def _failed(plan: _Plan, exc: JudgeError) -> JudgeOutcome:
-    from ..judge_client import JudgeConfigError
+    from ..llm.client import JudgeConfigError
     from ..pipeline import lexical_points
 
     plan.log.transport.extend(getattr(exc, "notes", []))
@@ -648,7 +648,7 @@ def judge_points(
     settings: Settings, flags: list[str],
 ) -> JudgeOutcome:
     """The judge for one answer (sync; the client is shared per configuration)."""
-    from ..judge_client import shared_client
+    from ..llm.client import shared_client
 
     client = shared_client(settings)
     plan = _plan(question, compiled, prepared, mode, settings, flags, client.model, client.base_url)
@@ -672,7 +672,7 @@ async def ajudge_points(
 ) -> JudgeOutcome:
     """The judge for one answer, async. Pass one `JudgeClient` for many answers so they share its
     connections; without one, a client is made for this answer and closed after it."""
-    from ..judge_client import JudgeClient
+    from ..llm.client import JudgeClient
 
     own = client is None
     if own:

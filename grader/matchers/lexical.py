@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from ..guards import PreparedAnswer
+from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
 from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .models import KeyPoint, Rubric
-from .text import CJK_RE, EN_STOP, VERDICT_FALSE, VERDICT_TRUE, content_length, english_stem, normalize
+from ..models import KeyPoint, Rubric
+from ..text import CJK_RE, EN_STOP, VERDICT_FALSE, VERDICT_TRUE, content_length, english_stem, normalize
 
 # ---------------------------------------------------------------- shared vocabulary machinery
 
@@ -623,7 +623,7 @@ class AntonymTable:
         """The opposites of the predicate words a span states plainly (not negated), unless the
         span states an opposite too, or an opposite is one of the point's keywords or a part of
         a word the span states ("线性" in "非线性")."""
-        from .matchers.compiled import AliasProbe, clause_negated, negated_before
+        from ..matchers.compiled import AliasProbe, clause_negated, negated_before
 
         def occurs(word: str, plain_only: bool) -> list[tuple[int, int]]:
             probe = AliasProbe(word)

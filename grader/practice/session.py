@@ -27,13 +27,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .banks import load_bank
-from .errors import GraderError, HistoryError
+from ..banks import load_bank
+from ..errors import GraderError, HistoryError
 from .history import Attempt, AttemptPoint, History, save_fallback
-from .pipeline import Grader
-from .render import VERDICT_STYLE
+from ..pipeline import Grader
+from ..render import VERDICT_STYLE
 from .schedule import Pick, Progress, PointStat, due_questions, pick_next, review_of, reviews
-from .settings import Settings
+from ..settings import Settings
 
 END_HELP = 'End your answer with a line holding only "." (or two empty lines, or Ctrl-D).'
 SKIP_HELP = "Type /skip to skip this question, /quit to stop."

@@ -37,8 +37,8 @@ from urllib.parse import urlparse
 
 import openai
 
-from .errors import JudgeError
-from .settings import Settings
+from ..errors import JudgeError
+from ..settings import Settings
 
 DUMMY_KEY = "not-needed"
 OPENAI_HOSTS = ("api.openai.com",)

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .cache import cache_key, open_cache
-from .errors import JudgeError
-from .judge_client import ChatRequest, FormatRejected, shared_client
-from .matchers.judge import extract_json, strict_schema
-from .models import KeyPoint
-from .prompts import load_template, version
-from .settings import Settings
-from .text import normalize
+from ..llm.cache import cache_key, open_cache
+from ..errors import JudgeError
+from ..llm.client import ChatRequest, FormatRejected, shared_client
+from ..matchers.judge import extract_json, strict_schema
+from ..models import KeyPoint
+from ..llm.prompts import load_template, version
+from ..settings import Settings
+from ..text import normalize
 
 GROUNDED = 90.0
 FORMATS = ("json_schema", "json_object", "text")

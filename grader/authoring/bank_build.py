@@ -19,10 +19,10 @@ from pathlib import Path
 import yaml
 
 from .bankmd import SourceBank, SourceQuestion, parse_bank
-from .errors import JudgeError, UsageError
-from .models import BankInfo, Question, Rubric
-from .rubric_build import Corpus, build_rubric
-from .text import cjk_ratio, normalize
+from ..errors import JudgeError, UsageError
+from ..models import BankInfo, Question, Rubric
+from .build import Corpus, build_rubric
+from ..text import cjk_ratio, normalize
 
 
 @dataclass(slots=True)
@@ -39,7 +39,7 @@ def rubric_for(q: SourceQuestion, llm_settings=None, report: BuildReport | None 
                corpus: Corpus | None = None) -> Rubric:
     assert q.reference is not None
     if llm_settings is not None:
-        from .rubric_llm import propose_points
+        from .llm_points import propose_points
 
         try:
             outcome = propose_points(q.question, q.reference, llm_settings, max_points=max_points)

@@ -45,9 +45,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import GraderError, UsageError
-from .models import OFFLINE_MODES, GradeResult
-from .pipeline import Grader, grade_question
+from ..errors import GraderError, UsageError
+from ..models import OFFLINE_MODES, GradeResult
+from ..pipeline import Grader, grade_question
 
 CHUNK = 64  # rows per task sent to a worker process
 WINDOW_PER_WORKER = 4  # chunks in flight per worker
@@ -591,8 +591,8 @@ def _run_processes(items: Iterator[Item], emit, grader: Grader, mode: str, n: in
 
 
 async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, concurrency: int, stop: _Stop) -> None:
-    from .judge_client import JudgeClient, JudgeConfigError
-    from .pipeline import agrade_question
+    from ..llm.client import JudgeClient, JudgeConfigError
+    from ..pipeline import agrade_question
 
     settings = grader.settings
     client = JudgeClient(settings)  # raises JudgeConfigError (no model / key) before any row

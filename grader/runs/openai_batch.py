@@ -39,8 +39,8 @@ from pathlib import Path
 
 from .batch import IdSet, Item, Out, Progress, Summary, _Stop, count_lines, done_ids, error_line
 from .batch import emitter, exc_line, input_items, result_line
-from .errors import GraderError, UsageError
-from .pipeline import Grader
+from ..errors import GraderError, UsageError
+from ..pipeline import Grader
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 
@@ -98,7 +98,7 @@ def run_openai_batch(
         raise UsageError(f"--via openai-batch needs --mode llm or hybrid (got {mode}); offline modes make no requests")
     if str(input_path) != "-" and not Path(input_path).is_file():
         raise UsageError(f"cannot read input {input_path}: no such file; pass a JSONL or CSV file")
-    from .judge_client import JudgeClient
+    from ..llm.client import JudgeClient
 
     real = JudgeClient(grader.settings)  # JudgeConfigError (no model, no key) before anything is read
     seen = done_ids(out_path, IdSet())
@@ -138,7 +138,7 @@ def run_openai_batch(
 
 async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_interval: float,
                      state_path: Path, stop: _Stop) -> None:
-    from .pipeline import agrade_question
+    from ..pipeline import agrade_question
 
     settings = grader.settings
     collector = _Collector(real)
@@ -191,7 +191,7 @@ async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, p
                 if isinstance(got, dict):
                     fut.set_result(real.reply_from_body(got))
                 elif isinstance(got, tuple) and got[0] == 400 and body.get("response_format") is not None:
-                    from .judge_client import FormatRejected
+                    from ..llm.client import FormatRejected
 
                     fut.set_exception(FormatRejected(f"HTTP 400 for response_format in the batch: {got[1]}"))
                 else:

@@ -24,7 +24,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 @dataclass(slots=True)

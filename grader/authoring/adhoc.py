@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import rubric_build
-from .errors import UsageError
-from .models import Question, Rubric
-from .rubric_build import claim_keywords, split_claims
-from .text import normalize
+from . import build as rubric_build
+from ..errors import UsageError
+from ..models import Question, Rubric
+from .build import claim_keywords, split_claims
+from ..text import normalize
 
 __all__ = ["build_rubric", "claim_keywords", "question_from_reference", "split_claims"]
 

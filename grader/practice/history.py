@@ -36,8 +36,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .errors import HistoryError, HistoryLockedError
-from .models import GradeResult
+from ..errors import HistoryError, HistoryLockedError
+from ..models import GradeResult
 
 LearnerVerdict = Literal["covered", "missing"]
 MISSED = ("missing", "contradicted")
@@ -450,7 +450,7 @@ def label_row(attempt: Attempt) -> dict:
 
     Only attempts with an own score are labels: an attempt the learner let pass is not an
     independent judgement of the answer."""
-    from .banks import bundled_banks
+    from ..banks import bundled_banks
 
     row = {
         "id": f"practice-{attempt.uid[:12]}",

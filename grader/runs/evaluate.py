@@ -14,9 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .batch import Row, grade_row, open_input
-from .errors import UsageError
+from ..errors import UsageError
 from .metrics import agreement
-from .pipeline import Grader
+from ..pipeline import Grader
 
 
 class LabeledRow(Row):

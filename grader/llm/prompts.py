@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import GraderError
+from ..errors import GraderError
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Names of the blocks the templates delimit; any tag with these names inside a value is defused.
@@ -64,7 +64,7 @@ class Template:
 @lru_cache(maxsize=32)
 def load_template(name: str) -> Template:
     """`prompts/<name>.md` as a Template."""
-    from .banks import data_dir
+    from ..banks import data_dir
 
     path = data_dir("prompts") / f"{name}.md"
     try:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from .banks import _yaml_line, load_yaml_model
-from .errors import RubricError
-from .models import BankInfo, Question
-from .rubric_llm import alias_grounded, is_grounded
-from .text import normalize
+from ..banks import _yaml_line, load_yaml_model
+from ..errors import RubricError
+from ..models import BankInfo, Question
+from .llm_points import alias_grounded, is_grounded
+from ..text import normalize
 
 
 @dataclass(slots=True)
