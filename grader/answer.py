@@ -1,10 +1,9 @@
-"""Guards that keep lexical grading honest.
+"""The answer as the grader reads it, before any matcher.
 
 - `prepare` splits an answer into sentences and sets aside the sentences addressed to the grader
   (prompt injection): they are never matched, so they earn nothing, and the answer is flagged.
 - `is_empty`: nothing to grade ("", "不知道", "N/A").
-- `stuffing` and `off_topic` look at what the matchers found: terms listed without explanation,
-  or an answer that shares almost nothing with the question's topic.
+- `language_of`: the language feedback is written in.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .text import EN_STOP, Segment, content_length, normalize, sentences, tokens
+from .text import Segment, content_length, normalize, sentences
 
 _INJECTION = [
     r"忽略.{0,12}(?:指令|评分|标准|规则|要求|提示|rubric|prompt)",
@@ -73,30 +72,6 @@ def is_empty(prepared: PreparedAnswer) -> bool:
     if content_length(text) == 0:
         return True
     return bool(_DONT_KNOW.match(text))
-
-
-# Characters and words that carry grammar: what joins terms into statements.
-_ZH_GRAMMAR = frozenset("的了是在和与及或这那其之为将把被对从到也都而就个有所以可以会要让使得因需时能不没只则如若但并且即")
-_GRAMMAR_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
-
-
-def grammar_share(prepared: PreparedAnswer) -> float:
-    """Share of the answer's words (Chinese characters, English words) that are grammar words.
-
-    Written statements, terse or long, Chinese or English, keep 0.13-0.4 of them; a list of terms
-    ("Q、K、V、softmax、根号dk、多头") almost none (dev set: keyword-stuffing answers 0-0.094)."""
-    units = _GRAMMAR_UNIT.findall(prepared.norm)
-    if not units:
-        return 0.0
-    return sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units)
-
-
-def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float:
-    """Share of the answer's content tokens that belong to the question's topic."""
-    toks = [t for seg in prepared.segments for t in tokens(seg.norm)]
-    if not toks:
-        return 0.0
-    return sum(1 for t in toks if t in vocabulary) / len(toks)
 
 
 def language_of(text: str, normalized: bool = False) -> str:

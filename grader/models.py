@@ -16,6 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
 Mode = Literal["keyword", "fuzzy", "llm", "hybrid"]
+# What a GradeResult can be flagged with, decided in one place (`pipeline.decide_flags`), in this order.
+Flag = Literal[
+    "empty",  # nothing to grade
+    "prompt_injection",  # sentences addressed to the grader were set aside
+    "off_topic",  # guard: the answer is about something else
+    "keyword_stuffing",  # guard: terms listed without explanation
+    "unsupported_evidence",  # the judge's quote did not support its verdict: downgraded
+    "llm_fallback",  # the judge failed: graded by the fuzzy matcher
+    "unscored",  # some points have no verdict and are left out of the score
+]
 OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
 ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
 
@@ -200,7 +210,7 @@ class GradeResult(BaseModel):
     max_score: float = 10.0
     points: list[PointResult]
     missing_points: list[str]
-    flags: list[str] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
     feedback: str = ""
     usage: Usage = Field(default_factory=Usage)
     rubric_version: str | None = None

@@ -1,43 +1,32 @@
 """The whole grading flow, short enough to read at once:
 
-    answer --prepare--> sentences (text addressed to the grader set aside)
-           --matchers--> one PointResult per key point (keyword / fuzzy / llm judge)
-           --guards--> keyword stuffing and off-topic answers lose the credit terms alone earned
+    answer --prepare (answer.py)--> sentences (text addressed to the grader set aside)
+           --matchers--> one PointResult per key point:
+                keyword / fuzzy: the lexical matcher, once, and the guards (matchers/guards.py)
+                llm / hybrid:    the judge (matchers/judge.py; hybrid settles some points lexically)
            --aggregate--> score, coverage, missing points
-           --> GradeResult
+           --decide_flags, feedback--> GradeResult
 
-The CLI, batch and the API are thin shells over `Grader`.
+`grade_flow` is that flow as a generator: it yields the judge's requests, if any, and returns the
+GradeResult; `grade_question` and `agrade_question` drive it (grader.llm.drive), and so does the
+OpenAI Batch API path. The CLI, runs/ and the API are thin shells over these and `Grader`.
 """
 
 from __future__ import annotations
 
-from .aggregate import DEFAULT_CALIBRATION, aggregate
+from collections.abc import Callable, Generator
+
+from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate
+from .answer import PreparedAnswer, is_empty, language_of, prepare
 from .banks import load_bank, load_question
 from .errors import UsageError
-from .answer import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
-from .matchers.compiled import CompiledRubric, compile_rubric
-from .matchers.lexical import bare_points, match_points
-from .models import GradeResult, PointResult, Question, Usage
+from .feedback import write_feedback
+from .llm.drive import arun, run
+from .matchers.compiled import compile_rubric
+from .matchers.guards import lexical
+from .matchers.judge import JudgeOutcome, judge
+from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage
 from .settings import Settings
-from .text import content_length
-
-# keyword stuffing: most credited points rest on bare listed terms
-STUFFING_MIN_POINTS = 2
-STUFFING_SHARE = 0.5
-STUFFED_CREDIT = 0.2  # what a bare listed term keeps of its credit
-STUFFING_GRAMMAR_MAX = 0.12  # ...and only in an answer almost without grammar words: a list
-# off topic: almost none of the key points, and little of the topic's vocabulary
-OFF_TOPIC_COVERAGE = 0.15
-OFF_TOPIC_OVERLAP = 0.25
-OFF_TOPIC_MIN_CONTENT = 12
-# ...judged only against a topic whose vocabulary is rich enough to tell another topic from other
-# words: the bundled rubrics have 370-900 tokens; a reference of a sentence or two (ADS, Mohler)
-# has 5-150, and on those sets the flag fell mostly on right answers (Mohler: 239, human mean 7.3)
-OFF_TOPIC_MIN_VOCABULARY = 200
-
-
-def _missing(points: list[PointResult], reason: str | None = None, method: str = "keyword") -> list[PointResult]:
-    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None, "reason": reason}) for p in points]
 
 
 def _blank_points(question: Question, method: str) -> list[PointResult]:
@@ -45,94 +34,6 @@ def _blank_points(question: Question, method: str) -> list[PointResult]:
         PointResult(id=p.id, text=p.text, weight=p.weight, verdict="missing", credit=0.0, evidence=None, method=method)
         for p in question.rubric.points
     ]
-
-
-def lexical_points(
-    compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool, flags: list[str]
-) -> list[PointResult]:
-    """The offline matchers plus the guards that read what they found."""
-    matches = match_points(compiled, prepared, fuzzy=fuzzy)
-    points = [m.result for m in matches]
-
-    total_weight = sum(p.weight for p in points) or 1.0
-    coverage = sum(p.weight * p.credit for p in points) / total_weight
-    if (
-        coverage < OFF_TOPIC_COVERAGE
-        and content_length(prepared.norm) >= OFF_TOPIC_MIN_CONTENT
-        and len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY
-        and topic_overlap(prepared, compiled.vocabulary) < OFF_TOPIC_OVERLAP
-    ):
-        flags.append("off_topic")
-        return _missing(points, reason="the answer is about something else")
-
-    credited, bare = bare_points(compiled, prepared, matches)
-    if (
-        len(bare) >= STUFFING_MIN_POINTS
-        and len(bare) >= STUFFING_SHARE * credited
-        and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
-    ):
-        flags.append("keyword_stuffing")
-        points = [
-            p.model_copy(
-                update={
-                    "verdict": "partial",
-                    "credit": round(p.credit * STUFFED_CREDIT, 4),
-                    "reason": "term listed without explanation",
-                }
-            )
-            if p.id in bare
-            else p
-            for p in points
-        ]
-    return points
-
-
-_FEEDBACK = {
-    "zh": {
-        "empty": "没有可评分的内容：请写出你的回答。",
-        "off_topic": "回答与题目无关：请针对题目作答。",
-        "covers": "覆盖 {n}/{total} 个要点",
-        "partly": "，部分覆盖 {n} 个",
-        "wrong": "与要点相反的说法：",
-        "add": "可以补充：",
-        "sep": "；",
-        "end": "。",
-        "keyword_stuffing": "只列出术语而没有解释，不能得高分。",
-        "prompt_injection": "写给评分者的指令已被忽略。",
-    },
-    "en": {
-        "empty": "Nothing to grade: write your answer.",
-        "off_topic": "The answer does not address the question.",
-        "covers": "Covers {n}/{total} key points",
-        "partly": ", {n} partly",
-        "wrong": " States the opposite of: ",
-        "add": " Consider adding: ",
-        "sep": "; ",
-        "end": ".",
-        "keyword_stuffing": " Listing terms without explaining them earns little.",
-        "prompt_injection": " Instructions addressed to the grader were ignored.",
-    },
-}
-
-
-def feedback_for(points: list[PointResult], flags: list[str], lang: str) -> str:
-    """A short summary in the answer's language: what is covered, reversed, and worth adding."""
-    t = _FEEDBACK["zh" if lang == "zh" else "en"]
-    for flag in ("empty", "off_topic"):
-        if flag in flags:
-            return t[flag]
-    covered = sum(1 for p in points if p.verdict == "covered")
-    partial = sum(1 for p in points if p.verdict == "partial")
-    wrong = [p.text for p in points if p.verdict == "contradicted"]
-    missing = [p.text for p in points if p.verdict == "missing"]
-    claims = lambda texts: t["sep"].join(x.rstrip("。.；;，, ") for x in texts[:3]) + t["end"]  # noqa: E731
-    parts = [t["covers"].format(n=covered, total=len(points)) + (t["partly"].format(n=partial) if partial else "") + t["end"]]
-    if wrong:
-        parts.append(t["wrong"] + claims(wrong))
-    if missing:
-        parts.append(t["add"] + claims(missing))
-    parts.extend(t[flag] for flag in ("keyword_stuffing", "prompt_injection") if flag in flags)
-    return "".join(parts)
 
 
 def _begin(question: Question, answer: str, mode: str, settings: Settings):
@@ -146,31 +47,40 @@ def _begin(question: Question, answer: str, mode: str, settings: Settings):
             "shorten it or raise max_answer_chars"
         )
     prepared = prepare(answer)
-    flags: list[str] = ["prompt_injection"] if prepared.injected else []
     context = question.question + "\n" + (question.reference_answer or "")
     compiled = compile_rubric(question.rubric, context)
-    return prepared, flags, compiled
+    return prepared, compiled
 
 
-def _offline_points(question, prepared, compiled, mode, flags) -> list[PointResult] | None:
-    """Points when no model is needed (empty answer, offline modes); None when the judge must run."""
-    if is_empty(prepared):
-        flags.insert(0, "empty")
-        return _blank_points(question, "keyword" if mode == "keyword" else "fuzzy")
-    if mode in ("keyword", "fuzzy"):
-        return lexical_points(compiled, prepared, fuzzy=(mode == "fuzzy"), flags=flags)
-    return None
+def decide_flags(
+    empty: bool, prepared: PreparedAnswer, lexical_flags: list[Flag], outcome: JudgeOutcome | None, agg: Aggregate
+) -> list[Flag]:
+    """The flags of a grade, from what each step found, in the order of `models.Flag`."""
+    flags: list[Flag] = []
+    if empty:
+        flags.append("empty")
+    if prepared.injected:
+        flags.append("prompt_injection")
+    flags.extend(lexical_flags)  # off_topic or keyword_stuffing, when the lexical result stands
+    if outcome is not None and outcome.unsupported_evidence:
+        flags.append("unsupported_evidence")
+    if outcome is not None and outcome.fallback:
+        flags.append("llm_fallback")
+    if agg.unscored_points:
+        flags.append("unscored")
+    return flags
 
 
-def _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details) -> GradeResult:
+def _result(question, prepared, compiled, mode, bank_name, verbose, points, empty, lexical_flags, outcome) -> GradeResult:
     rubric = question.rubric
     knots = tuple(rubric.calibration) if rubric.calibration else DEFAULT_CALIBRATION
     agg = aggregate(points, full_marks_at=rubric.full_marks_at, knots=knots)
-    if agg.unscored_points and "unscored" not in flags:
-        flags.append("unscored")
-    if feedback is None:
+    flags = decide_flags(empty, prepared, lexical_flags, outcome, agg)
+    if outcome is not None and outcome.model_feedback is not None:
+        feedback = write_feedback(points, flags, outcome.lang, outcome.model_feedback)
+    else:
         lang = language_of(prepared.norm, normalized=True) if prepared.segments else language_of(question.question)
-        feedback = feedback_for(points, flags, lang)
+        feedback = write_feedback(points, flags, lang)
     return GradeResult(
         question_id=question.id,
         bank=bank_name,
@@ -181,10 +91,10 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, flag
         missing_points=agg.missing_points,
         flags=flags,
         feedback=feedback,
-        usage=usage,
+        usage=outcome.usage if outcome is not None else Usage(),
         rubric_version=compiled.version,
         coverage=agg.coverage,
-        details=details if verbose else None,
+        details=outcome.details if outcome is not None and verbose else None,
     )
 
 
@@ -201,6 +111,50 @@ def _best(results: list[GradeResult]) -> GradeResult:
     return best.model_copy(update={"usage": total}) if total != best.usage else best
 
 
+def grade_flow(
+    question: Question,
+    answer: str,
+    mode: str,
+    settings: Settings,
+    bank_name: str | None = None,
+    verbose: bool = False,
+    endpoint: Callable | None = None,
+) -> Generator[object, object, GradeResult]:
+    """Grade one answer against one question's rubric: the whole flow, yielding the judge's
+    requests (llm and hybrid modes). A question with alternative references is graded against
+    each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
+    if question.alternatives:
+        results = []
+        for q in _each(question):
+            results.append((yield from grade_flow(q, answer, mode, settings, bank_name, verbose, endpoint)))
+        return _best(results)
+    prepared, compiled = _begin(question, answer, mode, settings)
+    empty = is_empty(prepared)
+    outcome: JudgeOutcome | None = None
+    lexical_flags: list[Flag] = []
+    if empty:
+        points = _blank_points(question, "keyword" if mode == "keyword" else "fuzzy")
+    elif mode in OFFLINE_MODES:
+        lex = lexical(compiled, prepared, fuzzy=(mode == "fuzzy"))
+        points, lexical_flags = lex.points, lex.flags
+    else:
+        outcome = yield from judge(question, compiled, prepared, mode, settings, endpoint)
+        points, lexical_flags = outcome.points, outcome.lexical_flags
+    return _result(question, prepared, compiled, mode, bank_name, verbose, points, empty, lexical_flags, outcome)
+
+
+def shared_client_of(settings: Settings) -> Callable:
+    """A getter of the process's JudgeClient for `settings`: openai is imported on the first call,
+    that is only when a model is used."""
+
+    def client():
+        from .llm.client import shared_client
+
+        return shared_client(settings)
+
+    return client
+
+
 def grade_question(
     question: Question,
     answer: str,
@@ -209,19 +163,9 @@ def grade_question(
     bank_name: str | None = None,
     verbose: bool = False,
 ) -> GradeResult:
-    """Grade one answer against one question's rubric: the whole flow. A question with
-    alternative references is graded against each; the best grade is kept."""
-    if question.alternatives:
-        return _best([grade_question(q, answer, mode, settings, bank_name, verbose) for q in _each(question)])
-    prepared, flags, compiled = _begin(question, answer, mode, settings)
-    usage, feedback, details = Usage(), None, None
-    points = _offline_points(question, prepared, compiled, mode, flags)
-    if points is None:
-        from .matchers.judge import judge_points  # imported only when a model is used
-
-        outcome = judge_points(question, compiled, prepared, mode, settings, flags)
-        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
-    return _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details)
+    """`grade_flow`, driven synchronously (the judge's client is shared per configuration)."""
+    client = shared_client_of(settings)
+    return run(grade_flow(question, answer, mode, settings, bank_name, verbose, client), client)
 
 
 async def agrade_question(
@@ -233,19 +177,25 @@ async def agrade_question(
     verbose: bool = False,
     client=None,
 ) -> GradeResult:
-    """`grade_question` for an event loop: the judge call is awaited (AsyncOpenAI). Pass one
-    `grader.judge_client.JudgeClient` to grade many answers concurrently over shared connections."""
-    if question.alternatives:
-        return _best([await agrade_question(q, answer, mode, settings, bank_name, verbose, client) for q in _each(question)])
-    prepared, flags, compiled = _begin(question, answer, mode, settings)
-    usage, feedback, details = Usage(), None, None
-    points = _offline_points(question, prepared, compiled, mode, flags)
-    if points is None:
-        from .matchers.judge import ajudge_points
+    """`grade_flow` driven on an event loop (AsyncOpenAI). Pass one `grader.llm.client.JudgeClient`
+    to grade many answers concurrently over shared connections; without one, a client is made when
+    the judge is called and closed after this answer."""
+    own: list = []
 
-        outcome = await ajudge_points(question, compiled, prepared, mode, settings, flags, client=client)
-        points, usage, feedback, details = outcome.points, outcome.usage, outcome.feedback, outcome.details
-    return _result(question, prepared, compiled, mode, bank_name, verbose, points, flags, usage, feedback, details)
+    def get():
+        if client is not None:
+            return client
+        if not own:
+            from .llm.client import JudgeClient
+
+            own.append(JudgeClient(settings))
+        return own[0]
+
+    try:
+        return await arun(grade_flow(question, answer, mode, settings, bank_name, verbose, get), get)
+    finally:
+        if own:
+            await own[0].aclose()
 
 
 class Grader:

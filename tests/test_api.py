@@ -312,12 +312,12 @@ def test_the_right_token_is_accepted_and_open_routes_stay_open(bank):
 
 
 def test_unexpected_errors_are_a_bare_500(bank, monkeypatch, caplog):
-    import grader.api
+    import grader.api.app
 
     def boom(*a, **k):
         raise RuntimeError(f"something broke while reading {SECRET}")
 
-    monkeypatch.setattr(grader.api, "grade_question", boom)
+    monkeypatch.setattr(grader.api.app, "grade_row", boom)
     client = make_client(bank)
     with caplog.at_level(logging.INFO):
         r = client.post("/v1/grade", json={"question_id": "1", "answer": SECRET})
@@ -377,7 +377,7 @@ def test_serving_only_the_configured_bank(bank):
 
 
 def test_a_broken_bank_is_a_500_naming_no_answer(tmp_path, monkeypatch):
-    import grader.api
+    import grader.api.app
 
     monkeypatch.setattr(grader.api.BankRegistry, "RECHECK_S", 0.0)  # see the edit at once
     good = write_bank(tmp_path / "good")

@@ -21,7 +21,10 @@ from grader.llm import client as judge_client
 from grader.aggregate import calibrate
 from grader.errors import JudgeError
 from grader.answer import prepare
-from grader.matchers.judge import check_evidence, extract_json, locate_evidence, parse_reply, ReplyError
+from grader.errors import ReplyError
+from grader.llm.chat import DUMMY_KEY
+from grader.llm.reply import extract_json, parse_reply
+from grader.matchers.evidence import check_evidence, locate_evidence
 from grader.pipeline import Grader, agrade_question
 from grader.settings import Settings
 from grader.text import normalize
@@ -374,7 +377,7 @@ def test_configuration_errors_name_the_fix(tmp_path, bank):
 def test_local_server_without_key_gets_a_dummy(llm, tmp_path, bank):
     llm.push(lambda req: ok(verdicts(req)))
     grade(llm, tmp_path, bank, api_key=None)
-    assert llm.requests[0]["headers"]["authorization"] == f"Bearer {judge_client.DUMMY_KEY}"
+    assert llm.requests[0]["headers"]["authorization"] == f"Bearer {DUMMY_KEY}"
 
 
 # ---------------------------------------------------------------- cache

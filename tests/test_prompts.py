@@ -6,7 +6,7 @@ import pytest
 
 from grader.banks import data_dir
 from grader.answer import prepare
-from grader.matchers.judge import build_messages, prompt_version
+from grader.llm.prompts import build_messages, prompt_version
 from grader.models import KeyPoint, Question, Rubric
 from grader.llm.prompts import PromptError, Template, load_template, neutralize, version
 

@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..llm.cache import cache_key, open_cache
 from ..errors import JudgeError
-from ..llm.client import ChatRequest, FormatRejected, shared_client
-from ..matchers.judge import extract_json, strict_schema
+from ..errors import FormatRejected
+from ..llm.chat import ChatRequest
+from ..llm.client import shared_client
+from ..llm.reply import extract_json, strict_schema
 from ..models import KeyPoint
 from ..llm.prompts import load_template, version
 from ..settings import Settings

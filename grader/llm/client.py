@@ -32,33 +32,15 @@ import email.utils
 import random
 import threading
 import time
-from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from dataclasses import dataclass
 
 import openai
 
-from ..errors import JudgeError
+from ..errors import FormatRejected, JudgeConfigError, JudgeError, JudgeUnavailable
 from ..settings import Settings
+from .chat import ChatReply, ChatRequest, check_config
 
-DUMMY_KEY = "not-needed"
-OPENAI_HOSTS = ("api.openai.com",)
-
-
-class JudgeConfigError(JudgeError):
-    """No model, or no key for OpenAI's API: never falls back, the user must fix the setup
-    (CLI: exit 2 like any usage error; HTTP: 503, the server is not set up for this mode)."""
-
-    usage = True
-    status_code = 503
-
-
-class JudgeUnavailable(JudgeError):
-    """The server could not be reached or kept failing after the retries."""
-
-
-class FormatRejected(Exception):
-    """The server answered 400 to a request carrying `response_format`."""
-
+__all__ = ["ChatReply", "ChatRequest", "FormatRejected", "JudgeClient", "JudgeConfigError", "JudgeUnavailable", "check_config", "shared_client"]
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -68,42 +50,6 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
-
-
-@dataclass(slots=True)
-class ChatRequest:
-    messages: list[dict]
-    response_format: dict | None = None
-
-
-@dataclass(slots=True)
-class ChatReply:
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model: str | None = None
-    notes: list[str] = field(default_factory=list)  # transport events: retries, waits
-
-
-def check_config(settings: Settings) -> tuple[str, str | None, str]:
-    """(model, base_url, api_key), or a JudgeConfigError naming the fix."""
-    if not settings.model:
-        raise JudgeConfigError(
-            "no judge model configured: set GRADER_MODEL or pass --model (and --base-url for a server "
-            "other than OpenAI's), or use an offline mode (--mode fuzzy)"
-        )
-    base_url = settings.base_url or None
-    key = settings.api_key
-    if not key:
-        host = (urlparse(base_url).hostname or "") if base_url else "api.openai.com"
-        if host in OPENAI_HOSTS:
-            raise JudgeConfigError(
-                "no API key for the OpenAI API: set OPENAI_API_KEY, or pass --base-url for another "
-                "OpenAI-compatible server (a server without auth needs no key)"
-            )
-        key = DUMMY_KEY
-    return settings.model, base_url, key
 
 
 def _retry_after(exc: Exception) -> float | None:

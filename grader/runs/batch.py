@@ -30,24 +30,20 @@ streaming OUT afterwards: see `grader.report`.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import os
 import signal
 import sys
 import threading
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from ..errors import GraderError, UsageError
-from ..models import OFFLINE_MODES, GradeResult
-from ..pipeline import Grader, grade_question
+from ..errors import GraderError, JudgeConfigError, UsageError
+from ..models import OFFLINE_MODES
+from ..pipeline import Grader
+from .outfile import IdSet, Out, done_ids, error_line, exc_line, result_line
+from .rows import Item, RowError, agrade_row, grade_row, item_of, read_rows
 
 CHUNK = 64  # rows per task sent to a worker process
 WINDOW_PER_WORKER = 4  # chunks in flight per worker
@@ -55,252 +51,7 @@ MIN_BYTES_FOR_WORKERS = 64 * 1024  # below this, starting processes costs more t
 DEFAULT_CONCURRENCY = 8  # judge calls in flight (llm / hybrid)
 
 
-class Row(BaseModel):
-    """One input row. Extra columns are kept out of grading (e.g. a human score)."""
-
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-    id: str = Field(min_length=1)
-    answer: str
-    question_id: str | None = None
-    bank: str | None = None
-    reference_answer: str | None = None
-    question: str | None = None
-    # other reference answers to the same question: the answer keeps its best grade
-    reference_answers: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _references(self):
-        refs = [r for r in (self.reference_answers or []) if r and r.strip()]
-        if self.reference_answers is not None and not refs:
-            raise ValueError("reference_answers is empty: give at least one reference answer, or drop the field")
-        if refs and self.reference_answer is None:
-            self.reference_answer = refs[0]
-        return self
-
-    @property
-    def alternatives(self) -> tuple[str, ...]:
-        return tuple(r for r in (self.reference_answers or []) if r and r.strip() and r != self.reference_answer)
-
-
-@dataclass
-class RowError:
-    id: str | None
-    type: str
-    message: str
-
-
-def _csv_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
-    reader = csv.DictReader(f)
-    if not reader.fieldnames or "id" not in reader.fieldnames or "answer" not in reader.fieldnames:
-        raise UsageError(f"the CSV header must have the columns id, question_id, answer (found: {reader.fieldnames})")
-    for n, rec in enumerate(reader, start=2):
-        yield n, {k: v for k, v in rec.items() if k is not None and v not in (None, "")} | {"answer": rec.get("answer") or ""}
-
-
-def _jsonl_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
-    for n, line in enumerate(f, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield n, RowError(None, "invalid_json", f"line {n}: {exc.msg}; each line must be one JSON object")
-            continue
-        if not isinstance(obj, dict):
-            yield n, RowError(None, "invalid_row", f"line {n}: expected a JSON object")
-            continue
-        yield n, obj
-
-
-def open_input(path: Path) -> io.TextIOBase:
-    try:
-        if str(path) == "-":
-            return sys.stdin
-        return open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot read input {path}: {exc.strerror or exc}; pass a readable JSONL or CSV file") from None
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
-    """Stream rows; a row that cannot be used is a RowError carrying its id when known."""
-    f = open_input(path)
-    is_csv = str(path).lower().endswith(".csv")
-    try:
-        source = _csv_rows(f) if is_csv else _jsonl_rows(f)
-        for n, rec in source:
-            if isinstance(rec, RowError):
-                yield n, rec
-                continue
-            try:
-                yield n, Row.model_validate(rec)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field_name = ".".join(str(p) for p in err["loc"])
-                rid = rec.get("id")
-                yield n, RowError(None if rid is None else str(rid), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8") from None
-    finally:
-        if f is not sys.stdin:
-            f.close()
-
-
-def grade_row(grader: Grader, row: Row, mode: str | None) -> GradeResult:
-    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives)
-    return grade_question(q, row.answer, mode or grader.settings.mode, grader.settings, bank_name)
-
-
-# ---------------------------------------------------------------- ids
-
-
-class IdSet:
-    """A set of ids held as 64-bit hashes (Python's own str hash, stable within one process) in an
-    open-addressing table: 8-32 bytes per id. Two different ids share a hash with probability
-    about n^2 / 2^64 (3e-8 for a million rows); the cost of such a collision is one row skipped."""
-
-    __slots__ = ("_t", "_mask", "_n")
-
-    def __init__(self, ids=()):
-        self._t = array("Q", bytes(8 * 1024))
-        self._mask = 1023
-        self._n = 0
-        for i in ids:
-            self.add(i)
-
-    @staticmethod
-    def _h(key: str) -> int:
-        return (hash(key) & 0xFFFFFFFFFFFFFFFF) | 1  # 0 marks an empty slot
-
-    def _insert(self, h: int) -> bool:
-        t, mask = self._t, self._mask
-        i = h & mask
-        while True:
-            v = t[i]
-            if v == 0:
-                t[i] = h
-                return True
-            if v == h:
-                return False
-            i = (i + 1) & mask
-
-    def add(self, key: str) -> bool:
-        """Add; False when it was already there."""
-        if not self._insert(self._h(key)):
-            return False
-        self._n += 1
-        if self._n * 2 > self._mask:
-            old = self._t
-            self._t = array("Q", bytes(8 * 2 * len(old)))
-            self._mask = 2 * len(old) - 1
-            for v in old:
-                if v:
-                    self._insert(v)
-        return True
-
-    def __contains__(self, key: str) -> bool:
-        h = self._h(key)
-        t, mask = self._t, self._mask
-        i = h & mask
-        while True:
-            v = t[i]
-            if v == 0:
-                return False
-            if v == h:
-                return True
-            i = (i + 1) & mask
-
-    def __len__(self) -> int:
-        return self._n
-
-
-def line_id(line: bytes) -> str | None:
-    """The id of a whole OUT line, or None for a foreign line. Our own lines start with the id, so
-    only that prefix is decoded (OUT lines are long: the whole GradeResult)."""
-    if line.startswith(b'{"id": "'):
-        try:
-            value, _ = _DECODER.raw_decode(line[7:512].decode("utf-8", "ignore"))
-            return str(value)
-        except ValueError:
-            pass
-    try:
-        return str(json.loads(line)["id"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-_DECODER = json.JSONDecoder()
-
-
-def done_ids(out: Path, into: IdSet | set | None = None):
-    """Ids already in OUT, streamed. A torn last line (a run killed mid-write) is cut off first.
-    Returns a set (or fills `into`, e.g. an IdSet)."""
-    ids = set() if into is None else into
-    if not out.exists():
-        return ids
-    with open(out, "rb+") as f:
-        good_end = 0
-        torn = False
-        for line in f:
-            if not line.endswith(b"\n"):
-                torn = True
-                break
-            good_end += len(line)
-            rid = line_id(line)
-            if rid is not None:
-                ids.add(rid)
-            # a whole but foreign line is left as it is
-        if torn:
-            f.truncate(good_end)
-    return ids
-
-
-# ---------------------------------------------------------------- lines
-
-
-def result_line(rid: str, result: GradeResult) -> bytes:
-    return ('{"id": ' + json.dumps(rid, ensure_ascii=False) + ', "result": '
-            + result.model_dump_json(exclude_none=True) + "}\n").encode("utf-8")
-
-
-def error_line(rid: str, type_: str, message: str) -> bytes:
-    return (json.dumps({"id": rid, "error": {"type": type_, "message": message}}, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def exc_line(rid: str, exc: BaseException) -> bytes:
-    return error_line(rid, type(exc).__name__, str(exc) or repr(exc))
-
-
-class Out:
-    """OUT opened for appending; each line goes out in one write() of the whole line."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # a short write (disk nearly full) leaves a torn tail only if killed in between
-            n = os.write(self.fd, view)
-            view = view[n:]
-
-    def close(self) -> None:
-        try:
-            os.fsync(self.fd)
-        except OSError:
-            pass
-        os.close(self.fd)
-
-
-# ---------------------------------------------------------------- one row, as plain data
-
-# A row travels to a worker as a tuple:
-# (id, question_id, bank, answer, reference_answer, question, alternative references).
-Item = tuple
-
-
-def _item(rid: str, row: Row) -> Item:
-    return (rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
+# ---------------------------------------------------------------- one row in a worker
 
 
 def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, bool]:
@@ -308,15 +59,12 @@ def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, b
     along so that OUT keeps INPUT's order."""
     if isinstance(item, bytes):
         return item, True
-    rid, qid, bank, answer, ref, question, alternatives = item
     try:
-        q, bank_name = grader.target(qid, bank, ref, question, alternatives)
-        return result_line(rid, grade_question(q, answer, mode, grader.settings, bank_name)), False
+        return result_line(item.id, grade_row(grader, item, mode)), False
     except Exception as exc:  # noqa: BLE001 - a bug or fault in one row must not stop the batch
-        return exc_line(rid, exc), True
+        return exc_line(item.id, exc), True
 
 
-# worker process state, set by the initializer
 _W: dict = {}
 
 
@@ -386,7 +134,7 @@ def input_items(input_path: Path, seen: IdSet, summary: Summary, stop: "_Stop") 
         if isinstance(row, RowError):
             yield error_line(rid, row.type, row.message)
             continue
-        yield _item(rid, row)
+        yield item_of(rid, row)
 
 
 class _Stop:
@@ -431,7 +179,7 @@ def count_lines(path: Path) -> int | None:
     return max(n, 0)
 
 
-class Progress:
+class ProgressBar:
     """A rich progress bar on stderr with rate and ETA; nothing when stderr is not a terminal."""
 
     def __init__(self, enabled: bool | None, total: Callable[[], int | None], done: int):
@@ -466,7 +214,7 @@ class Progress:
             self.bar.stop()
 
 
-def emitter(out: Out, summary: Summary, bar: Progress):
+def emitter(out: Out, summary: Summary, bar: ProgressBar):
     """The one way a result reaches OUT: write the whole line, count it, advance the bar."""
 
     def emit(line: bytes, error: bool) -> None:
@@ -500,7 +248,7 @@ def run_batch(
     n_done = len(seen)
     summary = Summary()
     out = Out(out_path)
-    bar = Progress(progress, lambda: count_lines(input_path), n_done)
+    bar = ProgressBar(progress, lambda: count_lines(input_path), n_done)
 
     emit = emitter(out, summary, bar)
 
@@ -591,24 +339,19 @@ def _run_processes(items: Iterator[Item], emit, grader: Grader, mode: str, n: in
 
 
 async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, concurrency: int, stop: _Stop) -> None:
-    from ..llm.client import JudgeClient, JudgeConfigError
-    from ..pipeline import agrade_question
+    from ..llm.client import JudgeClient
 
-    settings = grader.settings
-    client = JudgeClient(settings)  # raises JudgeConfigError (no model / key) before any row
+    client = JudgeClient(grader.settings)  # raises JudgeConfigError (no model / key) before any row
 
     async def one(it: Item | bytes) -> tuple[bytes, bool]:
         if isinstance(it, bytes):
             return it, True
-        rid, qid, bank, answer, ref, question, alternatives = it
         try:
-            q, bank_name = grader.target(qid, bank, ref, question, alternatives)
-            res = await agrade_question(q, answer, mode, settings, bank_name, client=client)
-            return result_line(rid, res), False
+            return result_line(it.id, await agrade_row(grader, it, mode, client)), False
         except JudgeConfigError:
             raise  # 401, 404, no model: every row would fail the same way
         except Exception as exc:  # noqa: BLE001
-            return exc_line(rid, exc), True
+            return exc_line(it.id, exc), True
 
     pending: set[asyncio.Task] = set()
 

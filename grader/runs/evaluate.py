@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .batch import Row, grade_row, open_input
+from .rows import Row, grade_row, open_input
 from ..errors import UsageError
 from .metrics import agreement
 from ..pipeline import Grader

@@ -1,11 +1,12 @@
 """`grader batch --via openai-batch`: the judge's requests through the OpenAI Batch API.
 
-The judge is not re-implemented here. Each row runs the ordinary async grading path
-(`pipeline.agrade_question` -> `matchers.judge.ajudge_points`: plan, cache, prompt, conversation,
-parser, evidence check, aggregation) with a stand-in client, `_Collector`, whose `acomplete`
-records the request instead of sending it and waits for the batch's answer. So every line of the
-Batch input file is exactly the request the judge would send (`JudgeClient.request_body`), and
-every reply is read by the judge's own parser and checks.
+The judge is not re-implemented here. Each row is the ordinary grading flow (`rows.row_flow` ->
+`pipeline.grade_flow` -> `matchers.judge.judge`: plan, cache, prompt, conversation, parser,
+evidence check, aggregation), a generator that yields the judge's requests; this module drives
+those flows a round at a time: every request a row is waiting on goes into one batch, and each
+reply is sent back into its row's flow. So every line of the Batch input file is exactly the
+request the judge would send (`JudgeClient.request_body`), and every reply is read by the judge's
+own parser and checks.
 
 One round per batch:
 
@@ -29,7 +30,6 @@ Memory is bounded by --batch-size (the API takes at most 50,000 requests per bat
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import sys
@@ -37,50 +37,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from .batch import IdSet, Item, Out, Progress, Summary, _Stop, count_lines, done_ids, error_line
-from .batch import emitter, exc_line, input_items, result_line
-from ..errors import GraderError, UsageError
+from .batch import ProgressBar, Summary, _Stop, count_lines, emitter, input_items
+from .outfile import IdSet, Out, done_ids, error_line, exc_line, result_line
+from .rows import Item, row_flow
+from ..errors import BatchItemError, FormatRejected, GraderError, UsageError
 from ..pipeline import Grader
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-
-
-class BatchItemError(GraderError):
-    """One request of a Batch API job failed."""
-
-
-class _Collector:
-    """Stands in for JudgeClient inside the judge: requests are collected, replies come later."""
-
-    def __init__(self, real):
-        self.real = real
-        self.model, self.base_url = real.model, real.base_url
-        self.format_level = 0
-        self.pending: dict[str, tuple[dict, asyncio.Future]] = {}
-
-    def for_row(self, rid: str):
-        collector = self
-
-        class _RowClient:
-            model, base_url = collector.model, collector.base_url
-
-            @property
-            def format_level(self):
-                return collector.format_level
-
-            @format_level.setter
-            def format_level(self, v):
-                collector.format_level = max(collector.format_level, v)
-
-            async def acomplete(self, req):
-                fut = asyncio.get_running_loop().create_future()
-                collector.pending[rid] = (collector.real.request_body(req), fut)
-                return await fut
-
-            async def aclose(self):
-                pass
-
-        return _RowClient()
 
 
 def _status(batch) -> str:
@@ -104,7 +67,7 @@ def run_openai_batch(
     seen = done_ids(out_path, IdSet())
     summary = Summary(executor=f"openai batch API, up to {batch_size} requests per batch")
     out = Out(out_path)
-    bar = Progress(progress, lambda: count_lines(input_path), len(seen))
+    bar = ProgressBar(progress, lambda: count_lines(input_path), len(seen))
     state_path = out_path.with_name(out_path.name + ".openai-batch.json")
 
     emit = emitter(out, summary, bar)
@@ -122,12 +85,12 @@ def run_openai_batch(
             for it in items(stop):
                 chunk.append(it)
                 if len(chunk) >= batch_size:
-                    asyncio.run(_run_chunk(chunk, emit, grader, mode, real, poll_interval, state_path, stop))
+                    _run_chunk(chunk, emit, grader, mode, real, poll_interval, state_path, stop)
                     chunk = []
                 if stop.flag:
                     break
             if chunk and not stop.flag:
-                asyncio.run(_run_chunk(chunk, emit, grader, mode, real, poll_interval, state_path, stop))
+                _run_chunk(chunk, emit, grader, mode, real, poll_interval, state_path, stop)
             summary.interrupted = stop.flag
     finally:
         bar.close()
@@ -136,85 +99,70 @@ def run_openai_batch(
     return summary
 
 
-async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_interval: float,
-                     state_path: Path, stop: _Stop) -> None:
-    from ..pipeline import agrade_question
+def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_interval: float,
+               state_path: Path, stop: _Stop) -> None:
+    """Drive the rows' flows: each runs until it is finished or waiting for a reply; the requests
+    waited on go out as one batch; the replies go back into their flows; again until none waits."""
+    endpoint = lambda: real  # noqa: E731 - the server's model, base URL and response format
+    waiting: dict[str, tuple] = {}  # row id -> (its flow, the request it waits on)
 
-    settings = grader.settings
-    collector = _Collector(real)
-    tasks: dict[str, asyncio.Task] = {}
-
-    async def one(it: Item):
-        rid, qid, bank, answer, ref, question, alternatives = it
+    def advance(rid: str, flow, step, value) -> None:
         try:
-            if alternatives:
+            waiting[rid] = (flow, step(value))
+        except StopIteration as done:
+            emit(result_line(rid, done.value), False)
+        except Exception as exc:  # noqa: BLE001 - one row's fault is one error line
+            emit(exc_line(rid, exc), True)
+
+    for it in chunk:
+        try:
+            if it.alternatives:
                 raise UsageError(
                     "reference_answers with more than one reference is not supported with --via openai-batch "
                     "(one request per row): keep one reference_answer, or grade these rows without --via"
                 )
-            q, bank_name = grader.target(qid, bank, ref, question)
-            res = await agrade_question(q, answer, mode, settings, bank_name, client=collector.for_row(rid))
-            return result_line(rid, res), False
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one row's fault is one error line
-            return exc_line(rid, exc), True
-
-    for it in chunk:
-        tasks[it[0]] = asyncio.ensure_future(one(it))
-
-    def flush_done() -> None:
-        for rid in [r for r, t in tasks.items() if t.done()]:
-            t = tasks.pop(rid)
-            if not t.cancelled():
-                emit(*t.result())
+            flow = row_flow(grader, it, mode, endpoint)
+        except Exception as exc:  # noqa: BLE001
+            emit(exc_line(it.id, exc), True)
+            continue
+        advance(it.id, flow, flow.send, None)
 
     round_no = 0
     try:
-        while True:
-            # run every row until it is finished or waiting for its reply
-            spins = 0
-            while any(not t.done() and rid not in collector.pending for rid, t in tasks.items()):
-                spins += 1
-                await asyncio.sleep(0 if spins < 100 else 0.01)
-            flush_done()
-            if not collector.pending or stop.flag:
-                break
+        while waiting and not stop.flag:
             round_no += 1
-            requests = collector.pending
-            collector.pending = {}
-            replies = await _submit_and_wait(requests, real, poll_interval, state_path, stop, round_no)
+            requests = {rid: real.request_body(req) for rid, (_, req) in waiting.items()}
+            replies = _submit_and_wait(requests, real, poll_interval, state_path, stop, round_no)
             if replies is None:  # interrupted while waiting: the batch goes on server-side; resume polls it
                 break
-            for rid, (body, fut) in requests.items():
-                got = replies.get(rid)
+            answered, waiting = waiting, {}
+            go_on = []
+            for rid, (flow, _) in answered.items():
+                got, body = replies.get(rid), requests[rid]
                 if isinstance(got, dict):
-                    fut.set_result(real.reply_from_body(got))
+                    go_on.append((rid, flow, real.reply_from_body(got)))
                 elif isinstance(got, tuple) and got[0] == 400 and body.get("response_format") is not None:
-                    from ..llm.client import FormatRejected
-
-                    fut.set_exception(FormatRejected(f"HTTP 400 for response_format in the batch: {got[1]}"))
+                    go_on.append((rid, flow, FormatRejected(f"HTTP 400 for response_format in the batch: {got[1]}")))
                 else:
                     why = got[1] if isinstance(got, tuple) else "no result for this request in the batch output"
-                    tasks.pop(rid).cancel()
+                    flow.close()
                     emit(error_line(rid, "BatchItemError", why), True)
-                    fut.cancel()
+            for rid, flow, value in go_on:  # failed items first, then the rows that go on, as they finish
+                advance(rid, flow, flow.send, value)
     finally:
-        for t in tasks.values():
-            t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        for flow, _ in waiting.values():
+            flow.close()
 
 
-async def _submit_and_wait(requests: dict, real, poll_interval: float, state_path: Path, stop: _Stop, round_no: int):
-    """Upload the requests as one batch, wait for it, return {custom_id: completion body | (status, message)};
+def _submit_and_wait(requests: dict, real, poll_interval: float, state_path: Path, stop: _Stop, round_no: int):
+    """Upload the requests ({custom_id: body}) as one batch, wait for it, return {custom_id: completion body | (status, message)};
     None when stopped (the state file stays, so the next run polls the same batch)."""
     api = real.api()
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
         req_file = Path(tmp) / "requests.jsonl"
         digest = hashlib.sha256()
         with open(req_file, "wb") as f:
-            for rid, (body, _) in requests.items():
+            for rid, body in requests.items():
                 line = (json.dumps({"custom_id": rid, "method": "POST", "url": "/v1/chat/completions", "body": body},
                                    ensure_ascii=False) + "\n").encode("utf-8")
                 digest.update(line)
@@ -245,7 +193,7 @@ async def _submit_and_wait(requests: dict, real, poll_interval: float, state_pat
                     if stop.flag:
                         _say(f"stopped waiting; batch {batch.id} goes on: run the same command again to collect it")
                         return None
-                    await asyncio.sleep(min(0.2, max(0.0, t_end - time.monotonic())))
+                    time.sleep(min(0.2, max(0.0, t_end - time.monotonic())))
                 batch = api.batches.retrieve(batch.id)
                 if batch.status != last:
                     _say(_status(batch))

@@ -224,7 +224,7 @@ def print_summary(console, run: dict, stats: dict) -> None:
 
 def fetch_answers(input_path: Path, ids: set[str]) -> dict[str, str]:
     """The answer text of the given ids, by streaming INPUT again (OUT does not hold answers)."""
-    from .batch import read_rows
+    from .rows import read_rows
 
     if not ids or str(input_path) == "-" or not Path(input_path).is_file():
         return {}

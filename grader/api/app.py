@@ -1,0 +1,267 @@
+"""`create_app`: the banks served, auth, and the routes over `grader.runs.rows` (the one way a row is graded)."""
+
+# No `from __future__ import annotations` in this package: FastAPI resolves the handlers' annotations.
+
+import asyncio
+import hmac
+import logging
+import time
+from importlib import resources
+from typing import Optional
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..authoring.adhoc import question_from_reference
+from ..banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve_bank_path
+from ..errors import GraderError, NotFoundError, TooLargeError, UnauthorizedError
+from ..models import OFFLINE_MODES, Bank, GradeResult, Question
+from ..pipeline import Grader
+from ..runs.rows import agrade_row, grade_row
+from ..settings import Settings
+from .config import ApiConfig, _served_modes
+from .http import ErrorResponse, GuardMiddleware, _error_type, _MAX_MESSAGE, install_error_handlers
+from .schemas import (
+    BankList, BankSummary, BatchItemResult, BatchResponse, Health, ItemError, QuestionDetail, QuestionList,
+    QuestionSummary, RubricPoint, ServerInfo, _request_models,
+)
+
+log = logging.getLogger("grader.api")
+
+
+class BankRegistry:
+    """The banks this server serves, by name: bundled ones and the configured one."""
+
+    RECHECK_S = 1.0
+
+    def __init__(self, settings: Settings, bundled: bool = True):
+        self.paths: dict[str, str] = {}
+        if bundled:
+            try:
+                self.paths = {name: str(path) for name, path in bundled_banks().items()}
+            except GraderError as exc:
+                log.warning("no bundled banks: %s", exc)
+        self.default = DEFAULT_BANK
+        self._warned: set[str] = set()
+        self._recent: dict[str, tuple[float, Bank]] = {}
+        if settings.bank:
+            path = resolve_bank_path(settings.bank)
+            bank = load_bank(path)  # fail at start, not on the first request
+            self.paths[bank.name] = str(path)
+            self.default = bank.name
+
+    def load(self, name: Optional[str]) -> Bank:
+        name = name or self.default
+        path = self.paths.get(name)
+        if path is None:
+            shown = name if len(name) <= 80 else name[:79] + "…"
+            raise NotFoundError(f"unknown bank {shown!r}: this server has {', '.join(self.paths) or 'none'} (GET /v1/banks)")
+        # load_bank re-reads a bank whose files changed, at the price of a directory scan and a
+        # stat per file on every call; on the request path, look at most once per RECHECK_S.
+        now = time.monotonic()
+        hit = self._recent.get(name)
+        if hit is not None and now - hit[0] < self.RECHECK_S:
+            return hit[1]
+        bank = load_bank(path)
+        self._recent[name] = (now, bank)
+        return bank
+
+    def summaries(self) -> list[BankSummary]:
+        out = []
+        for name in self.paths:
+            try:
+                bank = self.load(name)
+            except GraderError as exc:  # a broken bank is not offered; the operator sees why, once
+                if name not in self._warned:
+                    self._warned.add(name)
+                    log.warning("bank %s is not served: %s", name, exc)
+                continue
+            out.append(
+                BankSummary(
+                    **bank.info.model_dump(include={"title", "language", "description", "source", "licence"}),
+                    name=name,
+                    questions=len(bank.questions),
+                    default=name == self.default,
+                )
+            )
+        return out
+
+
+def _index_html() -> str:
+    return resources.files("grader").joinpath("web/index.html").read_text(encoding="utf-8")
+
+
+def create_app(settings: Settings | None = None, config: ApiConfig | None = None) -> FastAPI:
+    """Build the app. `settings` default to the environment (`Settings.from_env`), `config` to
+    `ApiConfig.from_env`; tests pass their own."""
+    settings = settings or Settings.from_env()
+    config = config or ApiConfig.from_env()
+    modes = _served_modes(config.modes)
+    default_mode = settings.mode if settings.mode in modes else modes[0]
+    registry = BankRegistry(settings, bundled=config.bundled_banks)
+    page = _index_html()
+    GradeRequest, BatchItem, BatchRequest = _request_models(modes, default_mode, config.max_batch_items)
+
+    app = FastAPI(
+        title="grader",
+        version=__version__,
+        description="Grade written answers against key-point rubrics. Errors are `{\"error\": {\"type\", \"message\"}}`.",
+    )
+
+    install_error_handlers(app)
+
+    # -------------------------------------------------------------- auth
+
+    bearer = HTTPBearer(auto_error=False, description="Required when the server has GRADER_API_KEY set.")
+    server_key = settings.api_key_server
+
+    async def require_key(credentials: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
+        if credentials is None:
+            raise UnauthorizedError("missing bearer token: send 'Authorization: Bearer <GRADER_API_KEY>'")
+        if not hmac.compare_digest(credentials.credentials.encode(), server_key.encode()):
+            raise UnauthorizedError("wrong bearer token: send the server's GRADER_API_KEY")
+
+    errors = {
+        401: {"model": ErrorResponse, "description": "Missing or wrong bearer token (when GRADER_API_KEY is set)."},
+        404: {"model": ErrorResponse, "description": "Unknown bank or question."},
+        413: {"model": ErrorResponse, "description": "Body or answer over the server's limits."},
+        422: {"model": ErrorResponse, "description": "Invalid body; the message names the field."},
+        500: {"model": ErrorResponse, "description": "A bank file on the server is invalid (the server log says which)."},
+    }
+    # The security scheme is declared only when a key is set, so the schema says what is enforced.
+    if server_key is None:
+        errors.pop(401)
+    grade_errors = {
+        **errors,
+        502: {"model": ErrorResponse, "description": "The LLM judge failed (llm/hybrid modes, no fallback)."},
+    }
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_key)] if server_key else [], responses=errors)
+
+    # -------------------------------------------------------------- routes
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/healthz", response_model=Health, tags=["meta"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @v1.get("/info", response_model=ServerInfo, tags=["meta"])
+    async def info() -> ServerInfo:
+        return ServerInfo(
+            version=__version__,
+            modes=list(modes),
+            default_mode=default_mode,
+            default_bank=registry.default,
+            reference_grading=True,
+            max_answer_chars=settings.max_answer_chars,
+            max_body_bytes=config.max_body_bytes,
+            max_batch_items=config.max_batch_items,
+            auth=server_key is not None,
+        )
+
+    @v1.get("/banks", response_model=BankList, tags=["banks"])
+    async def banks() -> BankList:
+        return BankList(banks=await run_in_threadpool(registry.summaries))
+
+    @v1.get("/banks/{bank}/questions", response_model=QuestionList, tags=["banks"])
+    async def questions(bank: str) -> QuestionList:
+        b = await run_in_threadpool(registry.load, bank)
+        return QuestionList(bank=bank, questions=[QuestionSummary(id=q.id, question=q.question) for q in b.questions.values()])
+
+    @v1.get("/banks/{bank}/questions/{qid}", response_model=QuestionDetail, tags=["banks"])
+    async def question(bank: str, qid: str) -> QuestionDetail:
+        b = await run_in_threadpool(registry.load, bank)
+        q = get_question(b, qid)
+        return QuestionDetail(
+            bank=bank,
+            id=q.id,
+            question=q.question,
+            reference_answer=q.reference_answer,
+            open=q.rubric.open,
+            rubric_version=q.rubric.version,
+            points=[RubricPoint(id=p.id, text=p.text, weight=p.weight) for p in q.rubric.points],
+        )
+
+    def check_sizes(req: BaseModel) -> None:
+        limit = settings.max_answer_chars
+        texts = [("answer", req.answer), ("reference_answer", req.reference_answer)]
+        texts += [(f"reference_answers[{i}]", t) for i, t in enumerate(req.reference_answers or [])]
+        for name, text in texts:
+            if text is not None and len(text) > limit:
+                raise TooLargeError(f"{name} has {len(text)} characters, over the limit of {limit}; shorten it")
+
+    grader = Grader(settings)
+
+    def target(req: BaseModel) -> tuple[Question, str | None]:
+        """A request's question: a served bank's, or a rubric built from its reference."""
+        if req.reference_answer is not None:
+            return question_from_reference(req.reference_answer, req.question, None, tuple(req.reference_answers or ())), None
+        b = registry.load(req.bank)
+        return get_question(b, req.question_id), b.name
+
+    def grade_sync(req: BaseModel) -> GradeResult:
+        """One request -> GradeResult; raises GraderError for the caller's mistakes."""
+        check_sizes(req)
+        return grade_row(grader, req, req.mode or default_mode, resolve=target)
+
+    judge_clients: list = []  # one JudgeClient for the app: connections are reused across requests
+
+    async def grade_one(req: BaseModel) -> GradeResult:
+        mode = req.mode or default_mode
+        if mode in OFFLINE_MODES:
+            # ~1-3 ms of CPU; a 20,000-character answer takes ~100 ms: keep the loop free
+            return await run_in_threadpool(grade_sync, req)
+        check_sizes(req)
+        from ..llm.client import JudgeClient
+
+        if not judge_clients:
+            judge_clients.append(JudgeClient(settings))
+        question, bank_name = await run_in_threadpool(target, req)
+        return await agrade_row(grader, req, mode, judge_clients[0], resolve=lambda _: (question, bank_name))
+
+    @v1.post("/grade", response_model=GradeResult, responses=grade_errors, tags=["grading"])
+    async def grade(req: GradeRequest) -> Response:  # type: ignore[valid-type]
+        result = await grade_one(req)
+        # Serialised once by pydantic; the result was built by the pipeline as a GradeResult.
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    async def batch_item(i: int, item: BaseModel) -> BatchItemResult:
+        item_id = item.id if item.id is not None else i
+        try:
+            return BatchItemResult(id=item_id, result=await grade_one(item))
+        except GraderError as exc:
+            if exc.status_code >= 500:
+                log.error("batch item %s: %s: %s", i, exc.__class__.__name__, exc)
+            return BatchItemResult(id=item_id, error=ItemError(type=_error_type(exc), message=str(exc)[:_MAX_MESSAGE]))
+        except Exception as exc:  # noqa: BLE001 - one bad item does not sink the batch
+            log.error("batch item %s: internal error: %s", i, exc.__class__.__name__)
+            log.debug("traceback", exc_info=True)
+            return BatchItemResult(id=item_id, error=ItemError(type="internal_error", message="internal error"))
+
+    @v1.post("/grade/batch", response_model=BatchResponse, responses=grade_errors, tags=["grading"])
+    async def grade_batch(req: BatchRequest) -> Response:  # type: ignore[valid-type]
+        # items run concurrently (bounded by the item limit): a judge call is awaited, not queued
+        out = list(await asyncio.gather(*(batch_item(i, item) for i, item in enumerate(req.items))))
+        failed = sum(1 for r in out if r.error is not None)
+        resp = BatchResponse(results=out, graded=len(out) - failed, errors=failed)
+        return Response(resp.model_dump_json(), media_type="application/json")
+
+    app.include_router(v1)
+
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(GuardMiddleware, max_body_bytes=config.max_body_bytes)
+    return app

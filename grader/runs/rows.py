@@ -1,0 +1,159 @@
+"""Rows: INPUT read as a stream of `Row`s, and the one way a row is graded (`row_flow`).
+
+Every shell that grades rows goes through `row_flow` and its two drivers: `grader batch` (worker
+processes: `grade_row`; llm/hybrid: `agrade_row`), `--via openai-batch` (drives `row_flow` a round
+of the Batch API at a time), `grader eval` and the HTTP API (`grade_row` / `agrade_row`, with the
+API's own way of finding a row's question).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import UsageError
+from ..llm.drive import Flow, arun, run
+from ..models import GradeResult, Question
+from ..pipeline import Grader, grade_flow, shared_client_of
+
+
+class Row(BaseModel):
+    """One input row. Extra columns are kept out of grading (e.g. a human score)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1)
+    answer: str
+    question_id: str | None = None
+    bank: str | None = None
+    reference_answer: str | None = None
+    question: str | None = None
+    # other reference answers to the same question: the answer keeps its best grade
+    reference_answers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _references(self):
+        refs = [r for r in (self.reference_answers or []) if r and r.strip()]
+        if self.reference_answers is not None and not refs:
+            raise ValueError("reference_answers is empty: give at least one reference answer, or drop the field")
+        if refs and self.reference_answer is None:
+            self.reference_answer = refs[0]
+        return self
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        return tuple(r for r in (self.reference_answers or []) if r and r.strip() and r != self.reference_answer)
+
+
+@dataclass
+class RowError:
+    id: str | None
+    type: str
+    message: str
+
+
+def _csv_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
+    reader = csv.DictReader(f)
+    if not reader.fieldnames or "id" not in reader.fieldnames or "answer" not in reader.fieldnames:
+        raise UsageError(f"the CSV header must have the columns id, question_id, answer (found: {reader.fieldnames})")
+    for n, rec in enumerate(reader, start=2):
+        yield n, {k: v for k, v in rec.items() if k is not None and v not in (None, "")} | {"answer": rec.get("answer") or ""}
+
+
+def _jsonl_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
+    for n, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, RowError(None, "invalid_json", f"line {n}: {exc.msg}; each line must be one JSON object")
+            continue
+        if not isinstance(obj, dict):
+            yield n, RowError(None, "invalid_row", f"line {n}: expected a JSON object")
+            continue
+        yield n, obj
+
+
+def open_input(path: Path) -> io.TextIOBase:
+    try:
+        if str(path) == "-":
+            return sys.stdin
+        return open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot read input {path}: {exc.strerror or exc}; pass a readable JSONL or CSV file") from None
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
+    """Stream rows; a row that cannot be used is a RowError carrying its id when known."""
+    f = open_input(path)
+    is_csv = str(path).lower().endswith(".csv")
+    try:
+        source = _csv_rows(f) if is_csv else _jsonl_rows(f)
+        for n, rec in source:
+            if isinstance(rec, RowError):
+                yield n, rec
+                continue
+            try:
+                yield n, Row.model_validate(rec)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field_name = ".".join(str(p) for p in err["loc"])
+                rid = rec.get("id")
+                yield n, RowError(None if rid is None else str(rid), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+class Item(NamedTuple):
+    """A row as plain data: what travels to a worker process (cheaper to pickle than a Row)."""
+
+    id: str
+    question_id: str | None
+    bank: str | None
+    answer: str
+    reference_answer: str | None
+    question: str | None
+    alternatives: tuple[str, ...]
+
+
+def item_of(rid: str, row: Row) -> Item:
+    return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
+
+
+# Where a row is graded against: a bank question, or a rubric built from its own reference.
+Resolve = Callable[[object], "tuple[Question, str | None]"]
+
+
+def _target(grader: Grader) -> Resolve:
+    return lambda row: grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives)
+
+
+def row_flow(grader: Grader, row, mode: str | None = None, endpoint=None, resolve: Resolve | None = None) -> Flow[GradeResult]:
+    """The one way a row (a Row, an Item, an API request) is graded: its target, then the
+    pipeline's flow (yielding the judge's requests, if any)."""
+    question, bank_name = (resolve or _target(grader))(row)
+    return grade_flow(question, row.answer, mode or grader.settings.mode, grader.settings, bank_name, False, endpoint)
+
+
+def grade_row(grader: Grader, row, mode: str | None = None, resolve: Resolve | None = None) -> GradeResult:
+    """`row_flow`, driven synchronously (the judge's client shared per configuration)."""
+    client = shared_client_of(grader.settings)
+    return run(row_flow(grader, row, mode, client, resolve), client)
+
+
+async def agrade_row(grader: Grader, row, mode: str | None, client, resolve: Resolve | None = None) -> GradeResult:
+    """`row_flow` on an event loop, through one JudgeClient shared by the rows in flight."""
+    get = lambda: client  # noqa: E731
+    return await arun(row_flow(grader, row, mode, get, resolve), get)
