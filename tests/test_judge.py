@@ -339,7 +339,9 @@ def test_hang_past_the_timeout_falls_back_or_fails(llm, tmp_path, bank):
     llm.push(Step(delay=30), Step(delay=30))
     t = time.monotonic()
     r = grade(llm, tmp_path, bank, timeout=0.3, max_retries=1)
-    assert time.monotonic() - t < 5
+    # two attempts of 0.3 s; the bound only says the 30-s hang was not waited for (a loaded
+    # 2-core machine can be several times slower than this test's 0.6 s, never 30 s)
+    assert time.monotonic() - t < 15
     assert "llm_fallback" in r.flags and "timed out" in r.details["fallback_reason"]
     assert r.points and all(p.method in ("keyword", "fuzzy") for p in r.points)
     assert r.score > 0  # the fuzzy grade of a good answer, flagged: never a silent zero
@@ -439,7 +441,7 @@ def test_hybrid_without_open_points_makes_no_call(llm, tmp_path, bank):
 
 
 def test_async_path_shares_one_client(llm, tmp_path, bank):
-    llm.latency = 0.1
+    llm.latency = 0.5  # 16 answers one after the other: 8 s; concurrently: ~0.5 s plus grading
     llm.default = lambda req: ok(verdicts(req, "covered", request_answer(req).split(".")[0]))
     settings = make_settings(llm, tmp_path)
     question = Grader(settings, bank=str(bank)).question("1")[0]
@@ -454,7 +456,7 @@ def test_async_path_shares_one_client(llm, tmp_path, bank):
 
     t = time.monotonic()
     results = asyncio.run(run())
-    assert time.monotonic() - t < 1.5  # concurrent, not 16 x 0.1 s in a row
+    assert time.monotonic() - t < 4.0  # concurrent, not 16 x 0.5 s in a row (margin for a loaded machine)
     assert len(llm.requests) == 16 and all(r.usage.llm_calls == 1 for r in results)
     assert all(by_id(r)["kv-store"].verdict == "covered" for r in results)
 
