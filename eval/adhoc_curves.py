@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader.authoring import adhoc, build as rubric_build  # noqa: E402
+from grader.authoring import adhoc, build as rubric_build, claims  # noqa: E402
 from grader.aggregate import DEFAULT_CALIBRATION  # noqa: E402
 from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
 from grader.runs.metrics import agreement  # noqa: E402
@@ -43,7 +43,7 @@ def halves(name: str, grader: Grader) -> tuple[float, float]:
 
 
 def run(label: str, needed: tuple[float, float] | None, exponent: float | None) -> None:
-    rubric_build.ADHOC_NEEDED_SCALE, rubric_build.ADHOC_NEEDED_POWER = needed or (0.6, 1.0)  # 0.6 n: flat 60%
+    claims.ADHOC_NEEDED_SCALE, claims.ADHOC_NEEDED_POWER = needed or (0.6, 1.0)  # 0.6 n: flat 60%
     rubric_build.ADHOC_CALIBRATION = (
         [(x / 10, round((x / 10) ** exponent, 4)) for x in range(11)] if exponent else [list(k) for k in DEFAULT_CALIBRATION]
     )
@@ -55,7 +55,7 @@ def run(label: str, needed: tuple[float, float] | None, exponent: float | None) 
 
 
 def main() -> None:
-    saved = (rubric_build.ADHOC_NEEDED_SCALE, rubric_build.ADHOC_NEEDED_POWER, rubric_build.ADHOC_CALIBRATION)
+    saved = (claims.ADHOC_NEEDED_SCALE, claims.ADHOC_NEEDED_POWER, rubric_build.ADHOC_CALIBRATION)
     print("| setting | ADS half 0 | ADS half 1 | Mohler half 0 | Mohler half 1 |")
     print("| --- | ---: | ---: | ---: | ---: |")
     run("full marks flat 60%, dev map", None, None)
@@ -63,7 +63,7 @@ def main() -> None:
         run(f"full marks {scale} n^{power}, dev map", (scale, power), None)
     for exponent in (1.0, 0.8, 0.7, 0.6, 0.5, 0.4):
         run(f"full marks 0.8 n^0.7, score coverage^{exponent}", (0.8, 0.7), exponent)
-    rubric_build.ADHOC_NEEDED_SCALE, rubric_build.ADHOC_NEEDED_POWER, rubric_build.ADHOC_CALIBRATION = saved
+    claims.ADHOC_NEEDED_SCALE, claims.ADHOC_NEEDED_POWER, rubric_build.ADHOC_CALIBRATION = saved
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def test_alternative_references_keep_the_best_grade():
 
 
 def test_a_long_reference_needs_a_smaller_share_of_its_claims():
-    from grader.authoring.build import ADHOC_FULL_MARKS_AT, adhoc_full_marks_at
+    from grader.authoring.claims import ADHOC_FULL_MARKS_AT, adhoc_full_marks_at
 
     shares = [adhoc_full_marks_at(n) for n in (1, 2, 3, 5, 10, 20)]
     assert shares[0] == shares[1] == ADHOC_FULL_MARKS_AT
@@ -141,10 +141,10 @@ def test_concurrent_builds_leave_the_segmenter_dictionary_as_it_was():
     # dictionary and restore it must not interleave (words of one build stayed in it for good)
     import threading
 
-    from grader.authoring import build as rubric_build
+    from grader.authoring import build as rubric_build, segmenter
     from grader.banks import load_bank
 
-    jieba = rubric_build._jieba()[0]
+    jieba = segmenter._jieba()[0]
     refs = [q.reference_answer for q in load_bank().questions.values() if q.reference_answer][:8]
     expected = [[p.keywords for p in rubric_build.build_rubric(r, max_points=None).points] for r in refs]
     freq, total = dict(jieba.dt.FREQ), jieba.dt.total

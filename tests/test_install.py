@@ -28,7 +28,7 @@ def test_wheel_carries_bank_and_prompts(tmp_path):
         "assert Path(grader.__file__).resolve().is_relative_to(Path(r'%s').resolve()), grader.__file__;"
         "assert '_data' in str(b.data_dir('rubrics')) and '_data' in str(b.data_dir('prompts'));"
         "bank = b.load_bank(); assert len(bank.questions) == 16;"
-        "import grader.authoring.build as rb; assert all(f.is_relative_to(Path(grader.__file__).parent) and f.is_file() for f in rb.TERMS_FILES);"
+        "import grader.authoring.terms as rb; assert all(f.is_relative_to(Path(grader.__file__).parent) and f.is_file() for f in rb.TERMS_FILES);"
         "assert 'kv cache' in rb.term_table().forms('键值缓存');"
         "assert rb.ANTONYMS_FILE.is_relative_to(Path(grader.__file__).parent) and '增加' in rb.antonym_table().opposite['减少'];"
         "from grader import Grader; r = Grader().grade('3', 'RoPE 旋转 Query 和 Key'); print(r.score)"

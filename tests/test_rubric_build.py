@@ -19,7 +19,8 @@ from grader.banks import load_bank
 from grader.cli import app
 from grader.errors import UsageError
 from grader.pipeline import Grader
-from grader.authoring.build import build_rubric, glossary
+from grader.authoring.build import build_rubric
+from grader.authoring.terms import glossary
 from grader.authoring.check import check_bank
 from grader.settings import Settings
 
@@ -165,7 +166,7 @@ def test_a_spelling_belongs_to_one_group_of_a_point():
 
 
 def test_a_segmenter_guess_ranks_below_dictionary_words():
-    from grader.authoring.build import _content_words
+    from grader.authoring.keywords import _content_words
 
     scored = _content_words("在推理效率上远超，同时在性能上优于。它提供了一个灵活的旋钮。", [])
     assert scored["上远"] < scored["旋钮"] and scored["上远"] < scored["效率"], scored
@@ -192,7 +193,7 @@ TERMS_MD = """# 深度学习基础
 
 
 def test_term_table_puts_the_english_forms_in_the_group(tmp_path):
-    from grader.authoring.build import TERMS_FILES, term_table
+    from grader.authoring.terms import TERMS_FILES, term_table
 
     assert all(f.is_file() and f.parent.name == "authoring" for f in TERMS_FILES)  # ships inside the package
     assert "vanishing gradient" in term_table().forms("梯度消失")
@@ -362,7 +363,7 @@ MQA 让所有注意力头共用一组键值缓存，显存占用减少。
 
 
 def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
-    from grader.authoring.build import ANTONYMS_FILE, antonym_table
+    from grader.authoring.terms import ANTONYMS_FILE, antonym_table
 
     assert ANTONYMS_FILE.is_file() and ANTONYMS_FILE.parent.name == "authoring"  # ships inside the package
     assert "增加" in antonym_table().opposite["减少"]
