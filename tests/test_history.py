@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from grader.errors import HistoryError, HistoryLockedError
-from grader.practice.history import MIGRATIONS, SCHEMA_VERSION, Attempt, AttemptPoint, History, fallback_path, label_row, save_fallback
+from grader.practice.history import MIGRATIONS, SCHEMA_VERSION, Attempt, AttemptPoint, History, fallback_path, save_fallback
+from grader.practice.views import label_row
 
 
 def make_attempt(qid="4", score=5.0, answer="MQA 共享一组 KV") -> Attempt:

@@ -443,29 +443,3 @@ def save_fallback(db: Path, attempt: Attempt) -> str:
     except OSError:
         print(line, file=sys.stderr)
         return "stderr (copy the JSON line above to keep it)"
-
-
-def label_row(attempt: Attempt) -> dict:
-    """One line of `grader eval`'s LABELED format: the learner's own score is the human label.
-
-    Only attempts with an own score are labels: an attempt the learner let pass is not an
-    independent judgement of the answer."""
-    from ..banks import bundled_banks
-
-    row = {
-        "id": f"practice-{attempt.uid[:12]}",
-        "question_id": attempt.question_id,
-        "answer": attempt.answer,
-        "score": attempt.learner_score,
-        "max_score": attempt.max_score,
-        "kind": "practice",
-        "grader_score": attempt.score,
-        "mode": attempt.mode,
-        "rubric_version": attempt.rubric_version,
-        "attempt_id": attempt.id,
-        "corrections": {p.id: p.learner_verdict for p in attempt.points if p.learner_verdict},
-    }
-    # a bundled bank is named so eval finds it; a bank from a directory is given with `eval --bank DIR`
-    if attempt.bank in bundled_banks():
-        row["bank"] = attempt.bank
-    return row

@@ -1,76 +1,17 @@
-"""The `grader` command: a thin shell over the pipeline.
-
-Parse, call the pipeline (or batch / eval), render. Errors are translated in one place
-(`_run`): a GraderError the user can fix exits 2 with a one-line message, anything else exits 1.
-"""
+"""`grader questions|grade|batch|eval|rubric ...|serve`."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 import typer
 
-from .errors import GraderError, UsageError
+from ..errors import UsageError
 
-app = typer.Typer(
-    help="Grade written answers against key-point rubrics (keyword, fuzzy, or an LLM judge).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-rubric_app = typer.Typer(help="Show, build and check rubrics.", no_args_is_help=True)
-app.add_typer(rubric_app, name="rubric")
-
-T = TypeVar("T")
-
-BankOpt = typer.Option(None, "--bank", "-b", help="Bundled bank name or path to a bank directory (default llm-interview).")
-ModeOpt = typer.Option(None, "--mode", "-m", help="keyword | fuzzy | llm | hybrid (default: $GRADER_MODE or fuzzy, offline).")
-JsonOpt = typer.Option(False, "--json", help="Print JSON.")
-
-
-def _err(msg: str) -> None:
-    typer.echo(f"grader: error: {msg}", err=True)
-
-
-def _run(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except GraderError as exc:
-        _err(str(exc))
-        raise typer.Exit(2 if exc.usage else 1) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
-
-
-def _settings(**overrides):
-    from .settings import Settings
-
-    return _run(lambda: Settings.from_env(**overrides))
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
-def _read_text_arg(value: Optional[str], file: Optional[Path], what: str) -> str:
-    if file is not None:
-        try:
-            return file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {what} file {file}: {exc.__class__.__name__}: {exc}; pass a readable UTF-8 file") from None
-    if value == "-" or (value is None and not sys.stdin.isatty()):
-        data = sys.stdin.read()
-        return data
-    if value is None:
-        raise UsageError(f"no {what} given: pass it as an argument, with --file F, or pipe it on stdin")
-    return value
+from .app import BankOpt, JsonOpt, ModeOpt, _console, _err, _read_text_arg, _run, _settings, app, rubric_app
 
 
 # ------------------------------------------------------------------ questions
@@ -79,7 +20,7 @@ def _read_text_arg(value: Optional[str], file: Optional[Path], what: str) -> str
 @app.command()
 def questions(bank: Optional[str] = BankOpt, as_json: bool = JsonOpt) -> None:
     """List the question ids and texts of a bank."""
-    from .banks import load_bank
+    from ..banks import load_bank
 
     b = _run(lambda: load_bank(bank))
     if as_json:
@@ -113,7 +54,7 @@ def grade(
     as_json: bool = JsonOpt,
 ) -> None:
     """Grade one answer: against a bank question (QID), or an ad-hoc --reference."""
-    from .pipeline import Grader
+    from ..pipeline import Grader
 
     args = list(args or [])
     overrides = {"mode": mode, "model": model, "base_url": base_url}
@@ -149,7 +90,7 @@ def grade(
     if as_json:
         typer.echo(result.model_dump_json(indent=2, exclude_none=False))
     else:
-        from .render import print_result
+        from ..render import print_result
 
         print_result(_console(), result)
 
@@ -178,9 +119,9 @@ def batch(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
 ) -> None:
     """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
-    from .runs.batch import run_batch
-    from .pipeline import Grader
-    from .runs.report import print_summary, summarize, write_html
+    from ..runs.batch import run_batch
+    from ..pipeline import Grader
+    from ..runs.report import print_summary, summarize, write_html
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
     if no_cache:
@@ -194,7 +135,7 @@ def batch(
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
         grader = Grader(settings, bank=bank)
         if via == "openai-batch":
-            from .runs.openai_batch import run_openai_batch
+            from ..runs.openai_batch import run_openai_batch
 
             return run_openai_batch(input, out, grader, settings.mode, poll_interval=poll_interval,
                                     batch_size=batch_size, progress=progress)
@@ -240,8 +181,8 @@ def eval_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Agreement with human scores: n, Pearson, Spearman, QWK (0-10), MAE (0-10)."""
-    from .runs.evaluate import evaluate, read_labeled
-    from .pipeline import Grader
+    from ..runs.evaluate import evaluate, read_labeled
+    from ..pipeline import Grader
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
     if no_cache:
@@ -253,7 +194,7 @@ def eval_cmd(
     if as_json:
         typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
         return
-    from .render import print_eval
+    from ..render import print_eval
 
     print_eval(_console(), res)
 
@@ -264,7 +205,7 @@ def eval_cmd(
 @rubric_app.command("show")
 def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[str] = BankOpt, as_json: bool = JsonOpt) -> None:
     """Print a question's rubric: key points, weights, keywords."""
-    from .banks import get_question, load_bank
+    from ..banks import get_question, load_bank
 
     b = _run(lambda: load_bank(bank))
     q = _run(lambda: get_question(b, qid))
@@ -273,7 +214,7 @@ def rubric_show(qid: str = typer.Argument(..., metavar="QID"), bank: Optional[st
                **q.rubric.model_dump(mode="json")}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    from .render import print_rubric
+    from ..render import print_rubric
 
     print_rubric(_console(), q, b.name)
 
@@ -292,7 +233,7 @@ def rubric_build(
     """Build a bank of rubrics from a markdown question bank (review it, then 'grader rubric check')."""
     import logging
 
-    from .authoring.bank_build import build_bank
+    from ..authoring.bank_build import build_bank
 
     logging.getLogger("langchain_text_splitters").setLevel(logging.ERROR)
     llm_settings = None
@@ -301,7 +242,7 @@ def rubric_build(
         if no_cache:
             overrides["use_cache"] = False
         llm_settings = _settings(**overrides)
-        from .llm.client import check_config
+        from ..llm.client import check_config
 
         _run(lambda: check_config(llm_settings))
     report = _run(lambda: build_bank(bank_md, out, name=name, llm_settings=llm_settings, max_points=max_points))
@@ -321,7 +262,7 @@ def rubric_check(
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
 ) -> None:
     """Check a bank directory: schema, ids, weights, sources and keywords grounded in the reference."""
-    from .authoring.check import check_bank
+    from ..authoring.check import check_bank
 
     if not bank_dir.is_dir():
         _err(f"{bank_dir} is not a directory: pass a bank directory (bank.yaml + one YAML per question)")
@@ -338,7 +279,7 @@ def rubric_check(
 @rubric_app.command("schema")
 def rubric_schema() -> None:
     """Print the JSON Schema of a question file (rubrics/question.schema.json is this output)."""
-    from .models import Question
+    from ..models import Question
 
     typer.echo(json.dumps(Question.model_json_schema(), ensure_ascii=False, indent=2))
 
@@ -355,207 +296,9 @@ def serve(
     """Serve the HTTP API and the grading page (GRADER_API_KEY: require a bearer token)."""
     import uvicorn  # imported here: the offline commands never load the web stack
 
-    from .api import create_app
+    from ..api import create_app
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
-
-
-# ------------------------------------------------------------------ practice, review, history, stats
-# The practice commands import sqlite3 and the history code inside their functions, so `grader grade`
-# start-up does not pay for them.
-
-history_app = typer.Typer(help="List past practice attempts, show one, export corrections as labels.")
-app.add_typer(history_app, name="history")
-
-
-def _practice(bank: Optional[str], question: Optional[str], mode: Optional[str], model: Optional[str],
-              base_url: Optional[str], due_only: bool) -> None:
-    from .banks import get_question
-    from .practice.session import Lines, Session
-
-    settings = _settings(mode=mode, model=model, base_url=base_url)
-
-    def work() -> None:
-        session = Session(settings, _console(), Lines(sys.stdin), bank_ref=bank, mode=settings.mode, due_only=due_only)
-        if question is not None:
-            get_question(session.bank, question)
-        session.open_history()
-        try:
-            if due_only and session.history is None:
-                raise session.history_error  # type: ignore[misc]
-            if due_only and question is None and not session.due_now():
-                session.con.print(session.nothing_due_message())
-                return
-            session.run(first=question)
-        finally:
-            session.close()
-        if session.unsaved:
-            err = session.history_error
-            raise type(err)(  # type: ignore[misc]
-                f"{len(session.unsaved)} attempt(s) kept in {session.unsaved[-1]} because the history could not "
-                f"take them: {err}"
-            )
-
-    _run(work)
-
-
-@app.command()
-def practice(
-    bank: Optional[str] = BankOpt,
-    question: Optional[str] = typer.Option(None, "--question", "-q", help="Start with this question id."),
-    mode: Optional[str] = ModeOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-) -> None:
-    """Practise interactively: answer, see what you covered and missed, correct the grader.
-
-    Questions come due reviews first, then new ones, then your weakest. Reads plain lines from stdin
-    (a line "." ends an answer), so it can be driven through a pipe. History: $GRADER_HISTORY or the
-    user data directory."""
-    _practice(bank, question, mode, model, base_url, due_only=False)
-
-
-@app.command()
-def review(
-    bank: Optional[str] = BankOpt,
-    mode: Optional[str] = ModeOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-) -> None:
-    """Practise the questions due for review (spaced repetition); says so and exits 0 when none is due."""
-    _practice(bank, None, mode, model, base_url, due_only=True)
-
-
-def _open_history():
-    from .practice.history import History
-
-    settings = _settings()
-    h = _run(lambda: History(settings.resolved_history_path(), timeout=settings.history_timeout))
-    if h.imported:
-        typer.echo(f"grader: imported {h.imported} attempts kept while the history was unavailable", err=True)
-    return h
-
-
-@history_app.callback(invoke_without_command=True)
-def history_list(
-    ctx: typer.Context,
-    question: Optional[str] = typer.Option(None, "--question", "-q", help="Only this question id."),
-    bank: Optional[str] = typer.Option(None, "--bank", "-b", help="Only this bank (its name)."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many attempts to list, newest first."),
-    export_labels: Optional[Path] = typer.Option(
-        None, "--export-labels", help="Write the attempts you scored yourself as JSONL for 'grader eval' (kind practice)."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """List practice attempts, newest first. `grader history show ID` shows one."""
-    if ctx.invoked_subcommand:
-        return
-    h = _open_history()
-    try:
-        if export_labels is not None:
-            _export_labels(h, export_labels, question, bank)
-            return
-        attempts = _run(lambda: h.recent(question_id=question, bank=bank, limit=limit))
-    finally:
-        h.close()
-    if as_json:
-        typer.echo(json.dumps([a.model_dump(mode="json") for a in attempts], ensure_ascii=False, indent=2))
-        return
-    from .practice.session import print_attempts
-
-    print_attempts(_console(), attempts, h.path)
-
-
-def _export_labels(h, out: Path, question: Optional[str], bank: Optional[str]) -> None:
-    from .practice.history import label_row
-
-    attempts = _run(lambda: h.all(bank=bank, question_id=question))
-    rows = [label_row(a) for a in attempts if a.learner_score is not None]
-
-    def write() -> None:
-        try:
-            with open(out, "w", encoding="utf-8") as f:
-                for r in rows:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise UsageError(f"cannot write {out}: {exc.strerror or exc}; pass a writable path") from None
-
-    _run(write)
-    typer.echo(f"wrote {len(rows)} labelled answers to {out} (attempts with your own score; "
-         f"{len(attempts) - len(rows)} without one left out); measure with: grader eval {out}", err=True)
-
-
-@history_app.command("show")
-def history_show(attempt_id: int = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt) -> None:
-    """Show one attempt: the answer with the evidence marked, the verdicts and your corrections."""
-    h = _open_history()
-    try:
-        a = _run(lambda: h.get(attempt_id))
-    finally:
-        h.close()
-    if as_json:
-        typer.echo(json.dumps(a.model_dump(mode="json"), ensure_ascii=False, indent=2))
-        return
-    from .practice.session import print_attempt
-
-    question = None
-    try:
-        from .banks import load_question
-
-        question = load_question(a.bank, a.question_id)[0].question
-    except GraderError:
-        pass  # a bank from a directory, or a question since removed: show the attempt alone
-    print_attempt(_console(), a, question)
-
-
-@app.command()
-def stats(
-    bank: Optional[str] = typer.Option(None, "--bank", "-b", help="Only this bank (its name)."),
-    limit: int = typer.Option(10, "--limit", "-n", min=1, help="How many weak key points to list."),
-    as_json: bool = JsonOpt,
-) -> None:
-    """Your weakest key points (miss rate, attempts) and progress per question (best, last, next due)."""
-    from datetime import date
-
-    from .practice.schedule import point_stats, progress
-
-    h = _open_history()
-    try:
-        attempts = _run(lambda: h.all(bank=bank))
-    finally:
-        h.close()
-    today = date.today()
-    weak = point_stats(attempts)[:limit]
-    prog = progress(attempts, today)
-    if as_json:
-        out = {
-            "attempts": len(attempts),
-            "weak_points": [
-                {"bank": w.bank, "question_id": w.question_id, "point_id": w.point_id, "text": w.text,
-                 "attempts": w.attempts, "covered": w.covered, "partial": w.partial, "missed": w.missed,
-                 "miss_rate": round(w.miss_rate, 4)} for w in weak
-            ],
-            "questions": [
-                {"bank": p.bank, "question_id": p.question_id, "attempts": p.attempts, "best": p.best, "last": p.last,
-                 "max_score": p.max_score, "last_at": p.last_at.isoformat(), "next_due": p.next_due.isoformat(),
-                 "due": p.due} for p in prog
-            ],
-        }
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    from .practice.session import print_stats
-
-    print_stats(_console(), len(attempts), weak, prog, today)
-
-
-def main() -> None:  # console script entry point
-    # pydantic looks up plugins through package metadata on first use (~50 ms of start-up);
-    # the CLI uses none. A user who wants them sets PYDANTIC_DISABLE_PLUGINS themselves.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    app()
-
-
-if __name__ == "__main__":
-    main()
