@@ -578,12 +578,13 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
         """One request -> GradeResult; raises GraderError for the caller's mistakes."""
         check_sizes(req)
         mode = req.mode or default_mode
-        question, bank_name = target(req)
+        question, bank_name = target(req, mode)
         return grade_question(question, req.answer, mode, settings, bank_name)
 
-    def target(req: BaseModel) -> tuple[Question, str | None]:
+    def target(req: BaseModel, mode: str | None = None) -> tuple[Question, str | None]:
         if req.reference_answer is not None:
-            return question_from_reference(req.reference_answer, req.question, None, tuple(req.reference_answers or ())), None
+            refs = tuple(req.reference_answers or ())
+            return question_from_reference(req.reference_answer, req.question, None, refs, mode or default_mode), None
         b = registry.load(req.bank)
         return get_question(b, req.question_id), b.name
 

@@ -147,7 +147,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
 
 
 def grade_row(grader: Grader, row: Row, mode: str | None) -> GradeResult:
-    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives)
+    q, bank_name = grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives, mode)
     return grade_question(q, row.answer, mode or grader.settings.mode, grader.settings, bank_name)
 
 
@@ -310,7 +310,7 @@ def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, b
         return item, True
     rid, qid, bank, answer, ref, question, alternatives = item
     try:
-        q, bank_name = grader.target(qid, bank, ref, question, alternatives)
+        q, bank_name = grader.target(qid, bank, ref, question, alternatives, mode)
         return result_line(rid, grade_question(q, answer, mode, grader.settings, bank_name)), False
     except Exception as exc:  # noqa: BLE001 - a bug or fault in one row must not stop the batch
         return exc_line(rid, exc), True
@@ -602,7 +602,7 @@ async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, con
             return it, True
         rid, qid, bank, answer, ref, question, alternatives = it
         try:
-            q, bank_name = grader.target(qid, bank, ref, question, alternatives)
+            q, bank_name = grader.target(qid, bank, ref, question, alternatives, mode)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=client)
             return result_line(rid, res), False
         except JudgeConfigError:

@@ -152,7 +152,7 @@ async def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, p
                     "reference_answers with more than one reference is not supported with --via openai-batch "
                     "(one request per row): keep one reference_answer, or grade these rows without --via"
                 )
-            q, bank_name = grader.target(qid, bank, ref, question)
+            q, bank_name = grader.target(qid, bank, ref, question, mode=mode)
             res = await agrade_question(q, answer, mode, settings, bank_name, client=collector.for_row(rid))
             return result_line(rid, res), False
         except asyncio.CancelledError:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from . import claims
 from .models import KeyPoint, Rubric
 from .text import CJK_RE, EN_STOP, VERDICT_FALSE, VERDICT_TRUE, content_length, english_stem, normalize
 
@@ -124,8 +125,16 @@ def _jieba():
 
 @lru_cache(maxsize=256)
 def split_claims(reference: str) -> tuple[str, ...]:
-    """The reference as claim-sized pieces of its own text (tags removed). Cached: choosing how a
-    reference is built (`is_structured`) and building it claim by claim both need them."""
+    """The reference as claims a judge can judge (`grader.claims`): whole sentences of its own
+    text (tags removed), never cut inside brackets, quotes or an inline list. Cached: choosing how
+    a reference is built (`is_structured`) and building it claim by claim both need them."""
+    return tuple(claims.split_claims(_TAG.sub(" ", reference)))
+
+
+@lru_cache(maxsize=256)
+def clause_claims(reference: str) -> tuple[str, ...]:
+    """The reference as clause-sized pieces (about CLAIM_CHARS each, cut at commas too): the claims
+    the keyword matcher grades best by, and the reference's size for `is_structured`."""
     text = _TAG.sub(" ", reference)
     pieces = [p.strip(" \t,，、;；:：") for p in _splitter(_SEPARATORS, CLAIM_CHARS, claim_length).split_text(text)]
     return tuple(p for p in pieces if len(normalize(p)) >= 2)
@@ -233,17 +242,19 @@ def _merge_claims(reference: str, claims: tuple[str, ...], limit: int) -> list[s
     return [text[g[0].start : g[-1].end] for g in merged]
 
 
-def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None) -> list[KeyPoint]:
-    """Clause-sized claims, each a point of weight 1 whose keywords are its content words, most
+def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None,
+                 unit: str = "clause") -> list[KeyPoint]:
+    """Claims (`unit` "clause": clause-sized, cut at commas too; "sentence": whole sentences, as a
+    judge needs them), each a point of weight 1 whose keywords are its content words, most
     specific first (formulas, English terms, rare Chinese words), less the question's words; with
     `max_points`, neighbouring claims merged until no more remain."""
     points: list[KeyPoint] = []
     qn = normalize(question or "")
     qstems = frozenset(english_stem(w) for w in re.findall(r"[a-z][a-z0-9']*", qn))
-    claims = split_claims(reference)
+    claims = split_claims(reference) if unit == "sentence" else clause_claims(reference)
     if max_points and len(claims) > max_points:
         claims = _merge_claims(reference, claims, max_points)
-    for i, claim in enumerate(claims):
+    for claim in claims:
         words = claim_keywords(claim)
         if not words:
             continue
@@ -257,7 +268,7 @@ def _build_adhoc(reference: str, question: str | None = None, max_points: int | 
         groups = [list(VERDICTS.get(w) or term_table().forms(w) or (w,)) for w in words[:MAX_GROUPS]]
         verdict = next((VERDICTS[w] for w in words[:MAX_GROUPS] if w in VERDICTS), None)
         opposites = list(_OPPOSITE[verdict]) if verdict else []
-        points.append(KeyPoint(id=f"c{i + 1}", text=claim, weight=1.0, keywords=groups, opposites=opposites, source=claim))
+        points.append(KeyPoint(id=f"c{len(points) + 1}", text=claim, weight=1.0, keywords=groups, opposites=opposites, source=claim))
     return points
 
 
@@ -970,20 +981,23 @@ def is_structured(reference: str, question: str | None = None) -> bool:
     if len(parse_structure(reference, question)) > 1:
         return True  # sub-headings: sub-questions, whose points share their weight
     # a list alone is no reason (ADS bank 0.622 -> 0.553 when its one short two-item list was built so)
-    return len(split_claims(reference)) > LONG_REFERENCE_CLAIMS
+    return len(clause_claims(reference)) > LONG_REFERENCE_CLAIMS
 
 
 def build_rubric(reference: str, question: str | None = None, *, structured: bool | None = None,
-                 max_points: int | None = 12, corpus: Corpus | None = None) -> Rubric:
+                 max_points: int | None = 12, corpus: Corpus | None = None, claim_unit: str = "clause") -> Rubric:
     """`structured`: build by the reference's structure (True), claim by claim (False), or whichever
     suits the reference (None: `is_structured`). `max_points`: at most this many key points (None:
     one per claim, as a reference graded on the fly has; the structured profile then keeps 12).
+    `claim_unit` (claim profile): "clause" for the keyword matcher, "sentence" for the judge: split
+    at every comma, ADS grades at Pearson 0.667 by keyword and 0.541 by whole sentences
+    (`python eval/agreement.py`), while the judge cannot judge a fragment such as "(phase 7)".
     `corpus`: the references of the whole bank being built (structured profile only)."""
     if structured is None:
         structured = is_structured(reference, question)
     points = (
         build_points(reference, question, max_points=max_points or 12, corpus=corpus)
-        if structured else _build_adhoc(reference, question, max_points)
+        if structured else _build_adhoc(reference, question, max_points, claim_unit)
     )
     if not points:
         # A reference of one or two words ("O(n)") is its own single key point.
