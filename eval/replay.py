@@ -218,9 +218,11 @@ def main(argv: list[str] | None = None) -> None:
     e = sub.add_parser("export")
     e.add_argument("jobs", type=Path)
     e.add_argument("--per", type=int, default=40)
+    e.add_argument("--pending", type=Path, default=PENDING, help="folder of recorded requests")
     i = sub.add_parser("import")
     i.add_argument("jobs", type=Path)
     i.add_argument("--set", required=True)
+    i.add_argument("--pending", type=Path, default=PENDING, help="folder of recorded requests")
     args = ap.parse_args(argv)
     if args.cmd == "serve":
         server = ReplayServer(port=args.port).start()
@@ -235,9 +237,9 @@ def main(argv: list[str] | None = None) -> None:
         pending = [p for p in PENDING.glob("*.json") if p.stem not in done]
         print(f"{len(done)} recorded replies; {len(pending)} pending requests in {PENDING}")
     elif args.cmd == "export":
-        export(args.jobs, args.per)
+        export(args.jobs, args.per, args.pending)
     else:
-        import_replies(args.jobs, args.set)
+        import_replies(args.jobs, args.set, args.pending)
 
 
 if __name__ == "__main__":

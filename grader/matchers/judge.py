@@ -352,23 +352,48 @@ def check_evidence(verdict: str, quote: str, prepared: PreparedAnswer) -> tuple[
 # ---------------------------------------------------------------- hybrid
 
 
-def settle_lexically(compiled: CompiledRubric, prepared: PreparedAnswer) -> tuple[dict[str, PointResult], list[str]]:
-    """The points the fuzzy matcher settles with confidence (module docstring), and its flags."""
+# Lexical classes that agree with the judge's credit on at least 97% of the dev set's points
+# (`python eval/hybrid_rules.py --sets dev`); hybrid settles these and sends the rest to the judge.
+# Measured on the dev set's 1,268 points: off_topic 98.9% (88 points); covered/keyword 84.1%,
+# missing/absent 90.7%, contradicted/keyword 76.5%, partial/keyword 25.3%: the judge reads those
+# differently too often. So hybrid settles a whole answer the topic guard finds off topic, with no
+# call, and sends every other answer to the judge with all its points (the same request as llm).
+SETTLED_RULES = frozenset({"off_topic"})
+
+
+def lexical_classes(
+    compiled: CompiledRubric, prepared: PreparedAnswer
+) -> tuple[dict[str, tuple[str, PointResult]], list[str]]:
+    """Each point's lexical finding and its class: verdict/how ("keyword" exact alias, "fuzzy"
+    typo or paraphrase; for missing, "absent": no alias group anywhere and under 25% of the point's
+    content tokens, "words": no group but some of its words, "groups": some groups found), prefixed
+    with "list:" in an answer the stuffing guard found to be a bare list of terms, or "off_topic";
+    and the lexical flags."""
     from ..pipeline import lexical_points
 
     lex_flags: list[str] = []
     lexical = lexical_points(compiled, prepared, fuzzy=True, flags=lex_flags)
     raw = match_points(compiled, prepared, fuzzy=True)
     answer_tokens = frozenset(t for s in prepared.segments for t in tokens(s.norm))
-    settled: dict[str, PointResult] = {}
+    prefix = "list:" if "keyword_stuffing" in lex_flags else ""
+    out: dict[str, tuple[str, PointResult]] = {}
     for cp, res, m in zip(compiled.points, lexical, raw):
-        if res.verdict in ("covered", "contradicted") and res.method == "keyword":
-            settled[res.id] = res
-        elif res.verdict == "missing" and cp.groups and m.groups_found == 0:
+        if "off_topic" in lex_flags:
+            cls = "off_topic"
+        elif res.verdict == "missing":
             recall = len(cp.tokens & answer_tokens) / len(cp.tokens) if cp.tokens else 0.0
-            if recall < HYBRID_MISSING_RECALL:
-                settled[res.id] = res
-    return settled, lex_flags
+            how = "groups" if m.groups_found else ("absent" if cp.groups and recall < HYBRID_MISSING_RECALL else "words")
+            cls = f"{prefix}missing/{how}"
+        else:
+            cls = f"{prefix}{res.verdict}/{'keyword' if res.method == 'keyword' else 'fuzzy'}"
+        out[res.id] = (cls, res)
+    return out, lex_flags
+
+
+def settle_lexically(compiled: CompiledRubric, prepared: PreparedAnswer) -> tuple[dict[str, PointResult], list[str]]:
+    """The points the fuzzy matcher settles with confidence (SETTLED_RULES), and its flags."""
+    classes, lex_flags = lexical_classes(compiled, prepared)
+    return {pid: res for pid, (cls, res) in classes.items() if cls in SETTLED_RULES}, lex_flags
 
 
 # ---------------------------------------------------------------- the prompt
@@ -532,7 +557,11 @@ class _Plan:
 
 def _plan(question, compiled, prepared, mode, settings, flags, model, base_url) -> _Plan:
     lang = language_of(prepared.original)
-    settled, lex_flags = settle_lexically(compiled, prepared) if mode == "hybrid" else ({}, [])
+    # the lexical guards run in every judge mode: a bare list of terms keeps STUFFED_CREDIT of what
+    # the judge grants (dev set, llm: keyword lists 3.5 against people's 1.9 without it)
+    settled, lex_flags = settle_lexically(compiled, prepared)
+    if mode != "hybrid":
+        settled = {}
     todo = [p for p in question.rubric.points if p.id not in settled]
     messages = build_messages(question, todo, prepared, lang) if todo else []
     log = Transcript(model=model, base_url=base_url, prompt_version=prompt_version())
@@ -584,6 +613,11 @@ def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
             id=kp.id, text=kp.text, weight=kp.weight, verdict=verdict, credit=CREDIT[verdict],  # type: ignore[arg-type]
             evidence=evidence, method="llm", reason=reason,
         ))
+    points = _one_quote_for_all(points, checks)
+    if "keyword_stuffing" in plan.lex_flags:
+        points = [_stuffed(p) if p.method == "llm" else p for p in points]
+        if "keyword_stuffing" not in plan.flags:
+            plan.flags.append("keyword_stuffing")
     if checks and "unsupported_evidence" not in plan.flags:
         plan.flags.append("unsupported_evidence")
     feedback = None
@@ -593,6 +627,33 @@ def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
             feedback += " 写给评分者的指令已被忽略。" if plan.lang == "zh" else " Instructions addressed to the grader were ignored."
     details = _details(plan, cache_state, evidence_checks=checks, model_feedback=reply.feedback)
     return JudgeOutcome(points, plan.usage, feedback, details)
+
+
+ONE_QUOTE_MIN_POINTS = 4
+
+
+def _one_quote_for_all(points: list[PointResult], checks: dict[str, str]) -> list[PointResult]:
+    """One quote given as the evidence of every key point (four or more) supports none of them: an
+    answer does not make every point in one phrase; a judge that obeys an injection does that."""
+    credited = [p for p in points if p.verdict in ("covered", "partial")]
+    quotes = {normalize(p.evidence or "") for p in credited}
+    if len(points) < ONE_QUOTE_MIN_POINTS or len(credited) < len(points) or len(quotes) != 1:
+        return points
+    why = "the same quote was given for every key point"
+    for p in credited:
+        checks[p.id] = f"{p.verdict} -> missing: {why}"
+    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None,
+                                 "reason": f"{p.reason + ' ' if p.reason else ''}[{p.verdict} -> missing: {why}]"})
+            for p in points]
+
+
+def _stuffed(p: PointResult) -> PointResult:
+    from ..pipeline import STUFFED_CREDIT
+
+    if p.verdict not in ("covered", "partial"):
+        return p
+    return p.model_copy(update={"verdict": "partial", "credit": round(p.credit * STUFFED_CREDIT, 4),
+                                "reason": f"{p.reason + ' ' if p.reason else ''}[term listed without explanation]"})
 
 
 def _no_call(plan: _Plan) -> JudgeOutcome:
