@@ -94,6 +94,59 @@ def grammar_share(prepared: PreparedAnswer) -> float:
     return sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units)
 
 
+# A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,
+# newlines, bullets, zero-width characters, slashes, filler words such as 的/和/是), and almost no
+# words that make sentences. Chosen on the dev set (7 of its 8 keyword lists, no other answer);
+# on the second dev set 10 of 16 keyword lists and 1 of 144 other answers (a terse superficial one).
+_PIECE_SEP = re.compile(
+    r"[\n\u200b-\u200d\u2060\ufeff,，、;；/|。!?！？:：•·]+|(?<![A-Za-z0-9])\.(?![A-Za-z0-9])|\.\s|(?m:^\s*[-*+]\s+)"
+)
+_ITEM_SEP = re.compile(r"\s+|(?<=[\u3400-\u9fff A-Za-z0-9)）])(?:的|和|是|与|及)(?=[\u3400-\u9fff A-Za-z0-9(（])")
+_FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and", "or", "the", "a", "an", "of", "is"})
+_PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+LIST_MIN_ITEMS = 6
+LIST_SHORT_ITEM = 15  # claim-length units: five Chinese characters, or fifteen letters
+LIST_SHORT_SHARE = 0.85
+LIST_ZH_PROSE_MAX = 0.06  # sentence words per Chinese character (prose: 0.1-0.25)
+LIST_EN_PROSE_MAX = 0.1  # stop words per English word
+
+
+def _prose_density(text: str) -> tuple[float, int, float, int]:
+    words = [w.lower() for w in _EN_WORD.findall(text)]
+    en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
+    cjk = len(_CJK_CHAR.findall(text))
+    zh = sum(1 for ch in text if ch in _PROSE_ZH)
+    return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
+
+
+def list_items(text: str) -> list[str]:
+    """The answer cut into items at every separator a list uses; a piece that reads as a sentence
+    stays whole."""
+    out: list[str] = []
+    for piece in _PIECE_SEP.split(text):
+        piece = piece.strip(" -*\t")
+        zd, zh, ed, en = _prose_density(piece)
+        if (zh >= 2 and zd >= 0.08) or (en >= 2 and ed >= 0.2):
+            out.append(piece)
+            continue
+        out.extend(p for p in (x.strip(" -*") for x in _ITEM_SEP.split(piece)) if p and p.lower() not in _FILLERS)
+    return out
+
+
+def is_term_list(text: str) -> bool:
+    """Is the answer a bare list of terms (few predicates, many short noun phrases)?"""
+    from .claims import claim_length
+
+    items = list_items(text)
+    if len(items) < LIST_MIN_ITEMS:
+        return False
+    short = sum(1 for p in items if claim_length(p) <= LIST_SHORT_ITEM)
+    zd, _, ed, _ = _prose_density(text)
+    return short / len(items) >= LIST_SHORT_SHARE and zd < LIST_ZH_PROSE_MAX and ed < LIST_EN_PROSE_MAX
+
+
 def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float:
     """Share of the answer's content tokens that belong to the question's topic."""
     toks = [t for seg in prepared.segments for t in tokens(seg.norm)]

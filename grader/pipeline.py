@@ -14,7 +14,7 @@ from __future__ import annotations
 from .aggregate import DEFAULT_CALIBRATION, aggregate
 from .banks import load_bank, load_question
 from .errors import UsageError
-from .guards import PreparedAnswer, grammar_share, is_empty, language_of, prepare, topic_overlap
+from .guards import PreparedAnswer, grammar_share, is_empty, is_term_list, language_of, prepare, topic_overlap
 from .matchers.compiled import CompiledRubric, compile_rubric
 from .matchers.lexical import bare_points, match_points
 from .models import GradeResult, PointResult, Question, Usage
@@ -66,7 +66,13 @@ def lexical_points(
         return _missing(points, reason="the answer is about something else")
 
     credited, bare = bare_points(compiled, prepared, matches)
-    if (
+    # a list by its shape: every credit rests on a bare term. Judged against a rich topic only, as
+    # off_topic is: to a one-sentence reference ("What are a stack's operations?") a list of names
+    # can be the answer (Mohler Pearson 0.543 -> 0.532 when applied there too)
+    listed = len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY and is_term_list(prepared.original)
+    if listed:
+        bare = {p.id for p in points if p.credit > 0}
+    if (listed and bare) or (
         len(bare) >= STUFFING_MIN_POINTS
         and len(bare) >= STUFFING_SHARE * credited
         and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
