@@ -407,7 +407,7 @@ def test_failed_calls_are_not_cached(llm, tmp_path, bank):
 
 
 def test_hybrid_sends_every_point_as_llm_does(llm, tmp_path, bank):
-    # no lexical class agrees with the judge 97% of the time except "off topic" (eval/hybrid_rules.py),
+    # no lexical class agrees with the judge 97% of the time except "off topic" (eval/point_agreement.py),
     # so an on-topic answer goes to the judge whole: the same request as llm mode
     answer = ("The KV cache stores the keys and values of earlier tokens. "
               "At every decoding step attention is computed for the newest token only, not for the whole prefix again.")

@@ -353,7 +353,7 @@ def check_evidence(verdict: str, quote: str, prepared: PreparedAnswer) -> tuple[
 
 
 # Lexical classes that agree with the judge's credit on at least 97% of the dev set's points
-# (`python eval/hybrid_rules.py --sets dev`); hybrid settles these and sends the rest to the judge.
+# (`python eval/point_agreement.py --sets dev`); hybrid settles these and sends the rest to the judge.
 # Measured on the dev set's 1,268 points: off_topic 98.9% (88 points); covered/keyword 84.1%,
 # missing/absent 90.7%, contradicted/keyword 76.5%, partial/keyword 25.3%: the judge reads those
 # differently too often. So hybrid settles a whole answer the topic guard finds off topic, with no

@@ -1,7 +1,11 @@
-"""Which lexical findings agree with the judge: the evidence for hybrid's settlement rules.
+"""Point-level agreement between the lexical matcher and the judge: the development signal for the
+offline rules, and the evidence for hybrid's settlement rules.
 
-    python eval/hybrid_rules.py --sets dev         # choose rules here...
-    python eval/hybrid_rules.py --sets dev2 ads mohler   # ...and check them here
+    python eval/point_agreement.py --sets dev              # choose rules here...
+    python eval/point_agreement.py --sets dev2 ads mohler  # ...and check them here
+
+Prints Cohen's kappa and the confusion table of the fuzzy matcher's verdicts against the judge's
+(recorded replies, llm mode), then the agreement of each lexical class (below).
 
 For every key point of every answer, the fuzzy matcher's finding is put in one class (its verdict,
 whether by an exact alias or by typo/paraphrase, whether any alias group occurs at all, and whether
@@ -9,7 +13,7 @@ the answer is a bare list of terms); the judge's verdict on the same point comes
 replies (llm mode, replayed by eval/replay.py). A class agrees when the credit it would give equals
 the judge's credit (covered 1, partial 0.5, missing and contradicted 0). Hybrid settles a point
 lexically only in classes that agree with the judge at least 97% of the time on the dev set
-(`grader.matchers.judge.SETTLED_RULES`); every other point goes to the judge.
+(`grader.matchers.judge.SETTLED_RULES`).; every other point goes to the judge.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     grader = Grader(Settings(mode="hybrid"))
     table: dict[str, Counter] = defaultdict(Counter)
+    confusion: Counter = Counter()
     with ReplayServer() as server, tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             rows = load_set(name)
@@ -67,10 +72,23 @@ def main() -> None:
                         if j is None or j["verdict"] == "unscored":
                             continue
                         agree = CREDIT[lex.verdict] == CREDIT[j["verdict"]]
+                        confusion[(lex.verdict, j["verdict"])] += 1
                         table[cls]["n"] += 1
                         table[cls]["agree"] += agree
                         table[cls][f"judge:{j['verdict']}"] += 1
     print(f"sets: {', '.join(args.sets)}")
+    verdicts = ("covered", "partial", "missing", "contradicted")
+    n = sum(confusion.values())
+    observed = sum(confusion[(v, v)] for v in verdicts) / n
+    expected = sum(sum(confusion[(v, w)] for w in verdicts) * sum(confusion[(w, v)] for w in verdicts)
+                   for v in verdicts) / n / n
+    kappa = (observed - expected) / (1 - expected) if expected < 1 else 1.0
+    print(f"{n} points; verdicts equal {observed:.1%}; Cohen's kappa {kappa:.3f}\n")
+    print("| lexical \\ judge | " + " | ".join(verdicts) + " |")
+    print("| --- |" + " ---: |" * len(verdicts))
+    for v in verdicts:
+        print(f"| {v} | " + " | ".join(str(confusion[(v, w)]) for w in verdicts) + " |")
+    print()
     print("| lexical class | points | agrees with the judge | judge's verdicts | settled by hybrid |")
     print("| --- | ---: | ---: | --- | --- |")
     for cls, c in sorted(table.items(), key=lambda kv: -kv[1]["n"]):
