@@ -111,11 +111,14 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--kinds", action="store_true", help="print mean scores by kind")
+    ap.add_argument("--bank", help="grade the bank sets (dev, dev2) against this bank directory instead")
     args = ap.parse_args()
     results = []
     with ReplayServer() as server, tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             rows = load_set(name)
+            if args.bank and name in ("dev", "dev2"):
+                rows = [{**r, "bank": args.bank} for r in rows]
             if not rows:
                 print(f"{name}: {DATA / SETS[name]} not found; skipped", file=sys.stderr)
                 continue
