@@ -28,13 +28,16 @@ _INJECTION = [
     r"\b(?:dear|attention|note to (?:the)?)\s*(?:grader|examiner|evaluator|judge|model|ai)\b",
     r"\byou are (?:now )?(?:a|an|the)?\s*(?:grader|judge|evaluator|assistant)\b",
     r"\b(?:as|to) the (?:grader|judge|evaluator)\b",
+    # claims about the grading itself, which a judge that obeys an injection quotes as evidence
+    r"(?:所有|全部|每个|各个)?要点(?:都|均|全)?(?:已|已经)?(?:被)?(?:覆盖|涵盖|答到|答全|满足)",
+    r"\ball (?:the |of the )?(?:key )?points (?:are|were|have been|has been)? ?(?:covered|addressed|met|satisfied)",
 ]
 INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in _INJECTION))
 # Every pattern above needs one of these words: a sentence with none is not searched.
 _TRIGGERS = (
     "忽略", "满分", "10", "十分", "最高分", "高分", "审核", "系统", "system", "assistant", "评分", "阅卷", "考官",
     "裁判", "助手", "ignore", "disregard", "forget", "override", "full", "perfect", "maximum", "highest",
-    "grader", "examiner", "evaluator", "judge", "you are",
+    "grader", "examiner", "evaluator", "judge", "you are", "要点", "points",
 )
 
 

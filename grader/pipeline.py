@@ -225,13 +225,15 @@ class Grader:
         reference: str | None = None,
         question: str | None = None,
         alternatives: tuple[str, ...] = (),
+        mode: str | None = None,
     ) -> tuple[Question, str | None]:
         """What an answer is graded against: a bank question, or a rubric built from a reference
         (and from each alternative reference: the answer keeps its best grade)."""
         if reference:
             from .authoring.adhoc import question_from_reference
 
-            return question_from_reference(reference, question, question_id, tuple(alternatives)), None
+            mode = mode or self.settings.mode
+            return question_from_reference(reference, question, question_id, tuple(alternatives), mode), None
         if not question_id:
             raise UsageError("the row has neither question_id nor reference_answer")
         return self.question(question_id, bank)
@@ -248,5 +250,5 @@ class Grader:
     ) -> GradeResult:
         """Grade against an ad-hoc reference answer: its rubric is built on the fly. With
         `alternatives` (other references to the same question) the best grade is kept."""
-        q, _ = self.target(question_id, reference=reference, question=question, alternatives=alternatives)
+        q, _ = self.target(question_id, reference=reference, question=question, alternatives=alternatives, mode=mode)
         return grade_question(q, answer, mode or self.settings.mode, self.settings, None, verbose)

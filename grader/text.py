@@ -209,3 +209,8 @@ _CONTENT_UNIT = re.compile(f"[{_CJK}]|{_EN_WORD.pattern}")
 def content_length(norm: str) -> int:
     """A rough size of the content: Chinese characters plus English words."""
     return len(_CONTENT_UNIT.findall(norm))
+
+
+def claim_length(text: str) -> int:
+    """Length in English-equivalent characters: a Chinese character says about as much as three."""
+    return len(text) + 2 * len(CJK_RE.findall(text))

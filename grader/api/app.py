@@ -198,10 +198,11 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
 
     grader = Grader(settings)
 
-    def target(req: BaseModel) -> tuple[Question, str | None]:
-        """A request's question: a served bank's, or a rubric built from its reference."""
+    def target(req: BaseModel, mode: str) -> tuple[Question, str | None]:
+        """A request's question: a served bank's, or a rubric built from its reference (for `mode`)."""
         if req.reference_answer is not None:
-            return question_from_reference(req.reference_answer, req.question, None, tuple(req.reference_answers or ())), None
+            refs = tuple(req.reference_answers or ())
+            return question_from_reference(req.reference_answer, req.question, None, refs, mode), None
         b = registry.load(req.bank)
         return get_question(b, req.question_id), b.name
 
@@ -222,8 +223,8 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
 
         if not judge_clients:
             judge_clients.append(JudgeClient(settings))
-        question, bank_name = await run_in_threadpool(target, req)
-        return await agrade_row(grader, req, mode, judge_clients[0], resolve=lambda _: (question, bank_name))
+        question, bank_name = await run_in_threadpool(target, req, mode)
+        return await agrade_row(grader, req, mode, judge_clients[0], resolve=lambda _req, _mode: (question, bank_name))
 
     @v1.post("/grade", response_model=GradeResult, responses=grade_errors, tags=["grading"])
     async def grade(req: GradeRequest) -> Response:  # type: ignore[valid-type]

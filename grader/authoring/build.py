@@ -40,7 +40,7 @@ from ..models import KeyPoint, Rubric
 from ..text import CJK_RE, VERDICT_FALSE, VERDICT_TRUE, english_stem, normalize
 from .markup import _TAG, formulas, plain, slug
 from .terms import antonym_table, glossary, term_table
-from .claims import ADHOC_CALIBRATION, ADHOC_PARTIAL_FROM, MAX_GROUPS, adhoc_full_marks_at, claim_keywords, split_claims
+from .claims import ADHOC_CALIBRATION, ADHOC_PARTIAL_FROM, MAX_GROUPS, adhoc_full_marks_at, claim_keywords, clause_claims, split_claims
 from .structure import Candidate, _allot, _merge_to, candidates, parse_structure
 from .keywords import _Vocabulary, _groups_for, _point_text
 
@@ -80,17 +80,19 @@ def _merge_claims(reference: str, claims: tuple[str, ...], limit: int) -> list[s
     return [text[g[0].start : g[-1].end] for g in merged]
 
 
-def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None) -> list[KeyPoint]:
-    """Clause-sized claims, each a point of weight 1 whose keywords are its content words, most
+def _build_adhoc(reference: str, question: str | None = None, max_points: int | None = None,
+                 unit: str = "clause") -> list[KeyPoint]:
+    """Claims (`unit` "clause": clause-sized, cut at commas too; "sentence": whole sentences, as a
+    judge needs them), each a point of weight 1 whose keywords are its content words, most
     specific first (formulas, English terms, rare Chinese words), less the question's words; with
     `max_points`, neighbouring claims merged until no more remain."""
     points: list[KeyPoint] = []
     qn = normalize(question or "")
     qstems = frozenset(english_stem(w) for w in re.findall(r"[a-z][a-z0-9']*", qn))
-    claims = split_claims(reference)
+    claims = split_claims(reference) if unit == "sentence" else clause_claims(reference)
     if max_points and len(claims) > max_points:
         claims = _merge_claims(reference, claims, max_points)
-    for i, claim in enumerate(claims):
+    for claim in claims:
         words = claim_keywords(claim)
         if not words:
             continue
@@ -104,7 +106,7 @@ def _build_adhoc(reference: str, question: str | None = None, max_points: int | 
         groups = [list(VERDICTS.get(w) or term_table().forms(w) or (w,)) for w in words[:MAX_GROUPS]]
         verdict = next((VERDICTS[w] for w in words[:MAX_GROUPS] if w in VERDICTS), None)
         opposites = list(_OPPOSITE[verdict]) if verdict else []
-        points.append(KeyPoint(id=f"c{i + 1}", text=claim, weight=1.0, keywords=groups, opposites=opposites, source=claim))
+        points.append(KeyPoint(id=f"c{len(points) + 1}", text=claim, weight=1.0, keywords=groups, opposites=opposites, source=claim))
     return points
 
 
@@ -213,20 +215,23 @@ def is_structured(reference: str, question: str | None = None) -> bool:
     if len(parse_structure(reference, question)) > 1:
         return True  # sub-headings: sub-questions, whose points share their weight
     # a list alone is no reason (ADS bank 0.622 -> 0.553 when its one short two-item list was built so)
-    return len(split_claims(reference)) > LONG_REFERENCE_CLAIMS
+    return len(clause_claims(reference)) > LONG_REFERENCE_CLAIMS
 
 
 def build_rubric(reference: str, question: str | None = None, *, structured: bool | None = None,
-                 max_points: int | None = 12, corpus: Corpus | None = None) -> Rubric:
+                 max_points: int | None = 12, corpus: Corpus | None = None, claim_unit: str = "clause") -> Rubric:
     """`structured`: build by the reference's structure (True), claim by claim (False), or whichever
     suits the reference (None: `is_structured`). `max_points`: at most this many key points (None:
     one per claim, as a reference graded on the fly has; the structured profile then keeps 12).
+    `claim_unit` (claim profile): "clause" for the keyword matcher, "sentence" for the judge: split
+    at every comma, ADS grades at Pearson 0.667 by keyword and 0.541 by whole sentences
+    (`python eval/agreement.py`), while the judge cannot judge a fragment such as "(phase 7)".
     `corpus`: the references of the whole bank being built (structured profile only)."""
     if structured is None:
         structured = is_structured(reference, question)
     points = (
         build_points(reference, question, max_points=max_points or 12, corpus=corpus)
-        if structured else _build_adhoc(reference, question, max_points)
+        if structured else _build_adhoc(reference, question, max_points, claim_unit)
     )
     if not points:
         # A reference of one or two words ("O(n)") is its own single key point.

@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 from ..text import CJK_RE, EN_STOP, normalize
+from . import sentences
 from .markup import ZH_STOPWORDS, _EN_TERM, _SEPARATORS, _TAG, _splitter, claim_length, formulas
 from .segmenter import _jieba, _words_kept_whole
 from .terms import RANKING_TERMS, term_table
@@ -50,8 +51,16 @@ def adhoc_full_marks_at(n_claims: int) -> float:
 
 @lru_cache(maxsize=256)
 def split_claims(reference: str) -> tuple[str, ...]:
-    """The reference as claim-sized pieces of its own text (tags removed). Cached: choosing how a
-    reference is built (`is_structured`) and building it claim by claim both need them."""
+    """The reference as claims a judge can judge (`grader.authoring.sentences`): whole sentences of
+    its own text (tags removed), never cut inside brackets, quotes or an inline list. Cached:
+    choosing how a reference is built (`is_structured`) and building it claim by claim both need them."""
+    return tuple(sentences.split_claims(_TAG.sub(" ", reference)))
+
+
+@lru_cache(maxsize=256)
+def clause_claims(reference: str) -> tuple[str, ...]:
+    """The reference as clause-sized pieces (about CLAIM_CHARS each, cut at commas too): the claims
+    the keyword matcher grades best by, and the reference's size for `is_structured`."""
     text = _TAG.sub(" ", reference)
     pieces = [p.strip(" \t,，、;；:：") for p in _splitter(_SEPARATORS, CLAIM_CHARS, claim_length).split_text(text)]
     return tuple(p for p in pieces if len(normalize(p)) >= 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..text import CJK_RE, normalize
+from ..text import CJK_RE, claim_length, normalize
 
 
 _SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", "、", ", ", "：", ": ", " ", ""]
@@ -55,11 +55,6 @@ _MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]{1,200}\$", re.DOTALL)
 
 
 _CODE = re.compile(r"`([^`\n]{1,80})`")
-
-
-def claim_length(text: str) -> int:
-    """Length in English-equivalent characters: a Chinese character says about as much as three."""
-    return len(text) + 2 * len(CJK_RE.findall(text))
 
 
 def _splitter(separators: list[str], size: int, length=len):

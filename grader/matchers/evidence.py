@@ -20,6 +20,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from ..answer import PreparedAnswer
+from ..models import PointResult
 from ..text import Segment, content_length, normalize
 
 STEP_DOWN = {"covered": "partial", "partial": "missing"}
@@ -134,3 +135,21 @@ def check_evidence(verdict: str, quote: str, prepared: PreparedAnswer) -> tuple[
         lower = STEP_DOWN[verdict]
         return lower, (loc.span if lower != "missing" else None), f"the quote only approximately matches the answer ({loc.score:.0f}/100)"
     return "missing", None, "the quote does not occur in the answer"
+
+
+ONE_QUOTE_MIN_POINTS = 4
+
+
+def one_quote_for_all(points: list[PointResult], checks: dict[str, str]) -> list[PointResult]:
+    """One quote given as the evidence of every key point (four or more) supports none of them: an
+    answer does not make every point in one phrase; a judge that obeys an injection does that."""
+    credited = [p for p in points if p.verdict in ("covered", "partial")]
+    quotes = {normalize(p.evidence or "") for p in credited}
+    if len(points) < ONE_QUOTE_MIN_POINTS or len(credited) < len(points) or len(quotes) != 1:
+        return points
+    why = "the same quote was given for every key point"
+    for p in credited:
+        checks[p.id] = f"{p.verdict} -> missing: {why}"
+    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None,
+                                 "reason": f"{p.reason + ' ' if p.reason else ''}[{p.verdict} -> missing: {why}]"})
+            for p in points]

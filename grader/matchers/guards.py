@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..answer import PreparedAnswer
 from ..models import Flag, PointResult
-from ..text import EN_STOP, content_length, tokens
+from ..text import EN_STOP, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
 
@@ -48,6 +48,57 @@ def grammar_share(prepared: PreparedAnswer) -> float:
     if not units:
         return 0.0
     return sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units)
+
+
+# A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,
+# newlines, bullets, zero-width characters, slashes, filler words such as 的/和/是), and almost no
+# words that make sentences. Chosen on the dev set (7 of its 8 keyword lists, no other answer);
+# on the second dev set 10 of 16 keyword lists and 1 of 144 other answers (a terse superficial one).
+_PIECE_SEP = re.compile(
+    r"[\n\u200b-\u200d\u2060\ufeff,，、;；/|。!?！？:：•·]+|(?<![A-Za-z0-9])\.(?![A-Za-z0-9])|\.\s|(?m:^\s*[-*+]\s+)"
+)
+_ITEM_SEP = re.compile(r"\s+|(?<=[\u3400-\u9fff A-Za-z0-9)）])(?:的|和|是|与|及)(?=[\u3400-\u9fff A-Za-z0-9(（])")
+_FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and", "or", "the", "a", "an", "of", "is"})
+_PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+LIST_MIN_ITEMS = 6
+LIST_SHORT_ITEM = 15  # claim-length units: five Chinese characters, or fifteen letters
+LIST_SHORT_SHARE = 0.85
+LIST_ZH_PROSE_MAX = 0.06  # sentence words per Chinese character (prose: 0.1-0.25)
+LIST_EN_PROSE_MAX = 0.1  # stop words per English word
+
+
+def _prose_density(text: str) -> tuple[float, int, float, int]:
+    words = [w.lower() for w in _EN_WORD.findall(text)]
+    en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
+    cjk = len(_CJK_CHAR.findall(text))
+    zh = sum(1 for ch in text if ch in _PROSE_ZH)
+    return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
+
+
+def list_items(text: str) -> list[str]:
+    """The answer cut into items at every separator a list uses; a piece that reads as a sentence
+    stays whole."""
+    out: list[str] = []
+    for piece in _PIECE_SEP.split(text):
+        piece = piece.strip(" -*\t")
+        zd, zh, ed, en = _prose_density(piece)
+        if (zh >= 2 and zd >= 0.08) or (en >= 2 and ed >= 0.2):
+            out.append(piece)
+            continue
+        out.extend(p for p in (x.strip(" -*") for x in _ITEM_SEP.split(piece)) if p and p.lower() not in _FILLERS)
+    return out
+
+
+def is_term_list(text: str) -> bool:
+    """Is the answer a bare list of terms (few predicates, many short noun phrases)?"""
+    items = list_items(text)
+    if len(items) < LIST_MIN_ITEMS:
+        return False
+    short = sum(1 for p in items if claim_length(p) <= LIST_SHORT_ITEM)
+    zd, _, ed, _ = _prose_density(text)
+    return short / len(items) >= LIST_SHORT_SHARE and zd < LIST_ZH_PROSE_MAX and ed < LIST_EN_PROSE_MAX
 
 
 def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float:
@@ -87,7 +138,13 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
         return Lexical(matches, _missing(points, reason="the answer is about something else"), ["off_topic"])
 
     credited, bare = bare_points(compiled, prepared, matches)
-    if (
+    # a list by its shape: every credit rests on a bare term. Judged against a rich topic only, as
+    # off_topic is: to a one-sentence reference ("What are a stack's operations?") a list of names
+    # can be the answer (Mohler Pearson 0.543 -> 0.532 when applied there too)
+    listed = len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY and is_term_list(prepared.original)
+    if listed:
+        bare = {p.id for p in points if p.credit > 0}
+    if (listed and bare) or (
         len(bare) >= STUFFING_MIN_POINTS
         and len(bare) >= STUFFING_SHARE * credited
         and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
@@ -106,3 +163,11 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
         ]
         return Lexical(matches, points, ["keyword_stuffing"])
     return Lexical(matches, points, [])
+
+
+def stuffed(p: PointResult) -> PointResult:
+    """A judged point of a bare list of terms: it keeps STUFFED_CREDIT of what the judge granted."""
+    if p.verdict not in ("covered", "partial"):
+        return p
+    return p.model_copy(update={"verdict": "partial", "credit": round(p.credit * STUFFED_CREDIT, 4),
+                                "reason": f"{p.reason + ' ' if p.reason else ''}[term listed without explanation]"})

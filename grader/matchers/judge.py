@@ -5,8 +5,8 @@
 is thrown in as a JudgeError). `grader.llm.drive` runs it synchronously or on an event loop; the
 OpenAI Batch API path (`grader.runs.openai_batch`) runs the same flow a round at a time.
 
-1. plan: hybrid only, the lexical matcher runs once (`guards.lexical`); the points it settles with
-   confidence stand (`hybrid.settle`) and only the others go to the judge. None left: no call.
+1. plan: the lexical matcher runs once (`guards.lexical`); in hybrid mode the points it settles
+   with confidence stand (`hybrid.settle`) and only the others go to the judge. None left: no call.
    The prompt (`grader.llm.prompts.build_messages`, rendered strictly) carries the question, every
    key point id still open, the injection detector's finding, and the answer inside `<answer>`.
 2. cache: asked first (key: model, base URL, prompt version, rubric version, mode, points sent,
@@ -17,6 +17,8 @@ OpenAI Batch API path (`grader.runs.openai_batch`) runs the same flow a round at
    most `settings.reasks` re-asks carrying the validation error.
 4. finish: each verdict is checked against the answer (`evidence.check_evidence`); points the
    reply leaves out are `unscored`; unknown ids are ignored; if an id comes twice, the last wins.
+   One quote given for every point supports none (`evidence.one_quote_for_all`); in a bare list
+   of terms (the stuffing guard) judged points keep STUFFED_CREDIT of their credit.
    The score is never the model's: verdicts become credits (covered 1, partial 0.5, missing and
    contradicted 0) and `grader.aggregate` does the rest.
 5. or fallback: transport errors are retried in `JudgeClient`; after that, or after the re-asks,
@@ -43,9 +45,9 @@ from ..llm.reply import FORMATS, JudgeReply, parse_reply, response_format
 from ..models import Flag, KeyPoint, PointResult, Question, Usage
 from ..settings import Settings
 from .compiled import CompiledRubric
-from .evidence import check_evidence
-from .guards import Lexical, lexical
-from .hybrid import settle
+from .evidence import check_evidence, one_quote_for_all
+from .guards import Lexical, lexical, stuffed
+from .hybrid import SETTLED_RULES, lexical_classes, settle  # noqa: F401 - eval/point_agreement.py
 
 CREDIT = {"covered": 1.0, "partial": 0.5, "missing": 0.0, "contradicted": 0.0}
 
@@ -134,7 +136,7 @@ class _Plan:
     mode: str
     settings: Settings
     lang: str
-    lex: Lexical | None  # hybrid: the one lexical run of this answer
+    lex: Lexical  # the one lexical run of this answer (hybrid settlement, stuffing, fallback)
     settled: dict[str, PointResult]
     todo: list[KeyPoint]
     messages: list[dict]
@@ -150,8 +152,10 @@ class _Plan:
 
 def _plan(question, compiled, prepared, mode, settings, model, base_url) -> _Plan:
     lang = language_of(prepared.original)
-    lex = lexical(compiled, prepared, fuzzy=True) if mode == "hybrid" else None
-    settled = settle(compiled, prepared, lex) if lex is not None else {}
+    # the lexical guards run in every judge mode: a bare list of terms keeps STUFFED_CREDIT of what
+    # the judge grants (dev set, llm: keyword lists 3.5 against people's 1.9 without it)
+    lex = lexical(compiled, prepared, fuzzy=True)
+    settled = settle(compiled, prepared, lex) if mode == "hybrid" else {}
     todo = [p for p in question.rubric.points if p.id not in settled]
     messages = build_messages(question, todo, prepared, lang) if todo else []
     log = Transcript(model=model, base_url=base_url, prompt_version=prompt_version())
@@ -203,9 +207,15 @@ def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
             id=kp.id, text=kp.text, weight=kp.weight, verdict=verdict, credit=CREDIT[verdict],  # type: ignore[arg-type]
             evidence=evidence, method="llm", reason=reason,
         ))
+    points = one_quote_for_all(points, checks)
+    listed: list[Flag] = []
+    if "keyword_stuffing" in plan.lex.flags:
+        points = [stuffed(p) if p.method == "llm" else p for p in points]
+        listed = ["keyword_stuffing"]
     model_feedback = reply.feedback.strip() if plan.mode == "llm" and reply.feedback.strip() else None
     details = _details(plan, cache_state, evidence_checks=checks, model_feedback=reply.feedback)
-    return JudgeOutcome(points, plan.usage, details, plan.lang, model_feedback=model_feedback, unsupported_evidence=bool(checks))
+    return JudgeOutcome(points, plan.usage, details, plan.lang, model_feedback=model_feedback, lexical_flags=listed,
+                        unsupported_evidence=bool(checks))
 
 
 def _no_call(plan: _Plan) -> JudgeOutcome:
@@ -243,7 +253,7 @@ def _failed(plan: _Plan, exc: JudgeError) -> JudgeOutcome:
         raise exc
     if not plan.settings.fallback:
         raise JudgeError(f"{exc} (fallback to fuzzy grading is off: drop --no-fallback to allow it)") from exc
-    lex = plan.lex or lexical(plan.compiled, plan.prepared, fuzzy=True)
+    lex = plan.lex
     details = _details(plan, "miss" if plan.cache is not None else "off")
     details["fallback_reason"] = str(exc)
     return JudgeOutcome(lex.points, plan.usage, details, plan.lang, lexical_flags=list(lex.flags), fallback=True)

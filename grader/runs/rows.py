@@ -132,19 +132,21 @@ def item_of(rid: str, row: Row) -> Item:
     return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
 
 
-# Where a row is graded against: a bank question, or a rubric built from its own reference.
-Resolve = Callable[[object], "tuple[Question, str | None]"]
+# Where a row is graded against, in a mode: a bank question, or a rubric built from its own
+# reference (for the judge, whole sentences as claims).
+Resolve = Callable[[object, str], "tuple[Question, str | None]"]
 
 
 def _target(grader: Grader) -> Resolve:
-    return lambda row: grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives)
+    return lambda row, mode: grader.target(row.question_id, row.bank, row.reference_answer, row.question, row.alternatives, mode)
 
 
 def row_flow(grader: Grader, row, mode: str | None = None, endpoint=None, resolve: Resolve | None = None) -> Flow[GradeResult]:
     """The one way a row (a Row, an Item, an API request) is graded: its target, then the
     pipeline's flow (yielding the judge's requests, if any)."""
-    question, bank_name = (resolve or _target(grader))(row)
-    return grade_flow(question, row.answer, mode or grader.settings.mode, grader.settings, bank_name, False, endpoint)
+    mode = mode or grader.settings.mode
+    question, bank_name = (resolve or _target(grader))(row, mode)
+    return grade_flow(question, row.answer, mode, grader.settings, bank_name, False, endpoint)
 
 
 def grade_row(grader: Grader, row, mode: str | None = None, resolve: Resolve | None = None) -> GradeResult:
