@@ -111,15 +111,8 @@ def _best(results: list[GradeResult]) -> GradeResult:
     return best.model_copy(update={"usage": total}) if total != best.usage else best
 
 
-def grade_flow(
-    question: Question,
-    answer: str,
-    mode: str,
-    settings: Settings,
-    bank_name: str | None = None,
-    verbose: bool = False,
-    endpoint: Callable | None = None,
-) -> Generator[object, object, GradeResult]:
+def grade_flow(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
+               verbose: bool = False, endpoint: Callable | None = None) -> Generator[object, object, GradeResult]:
     """Grade one answer against one question's rubric: the whole flow, yielding the judge's
     requests (llm and hybrid modes). A question with alternative references is graded against
     each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
@@ -155,28 +148,15 @@ def shared_client_of(settings: Settings) -> Callable:
     return client
 
 
-def grade_question(
-    question: Question,
-    answer: str,
-    mode: str,
-    settings: Settings,
-    bank_name: str | None = None,
-    verbose: bool = False,
-) -> GradeResult:
+def grade_question(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
+                   verbose: bool = False) -> GradeResult:
     """`grade_flow`, driven synchronously (the judge's client is shared per configuration)."""
     client = shared_client_of(settings)
     return run(grade_flow(question, answer, mode, settings, bank_name, verbose, client), client)
 
 
-async def agrade_question(
-    question: Question,
-    answer: str,
-    mode: str,
-    settings: Settings,
-    bank_name: str | None = None,
-    verbose: bool = False,
-    client=None,
-) -> GradeResult:
+async def agrade_question(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
+                          verbose: bool = False, client=None) -> GradeResult:
     """`grade_flow` driven on an event loop (AsyncOpenAI). Pass one `grader.llm.client.JudgeClient`
     to grade many answers concurrently over shared connections; without one, a client is made when
     the judge is called and closed after this answer."""

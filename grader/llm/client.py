@@ -215,40 +215,45 @@ class JudgeClient:
         return delay
 
     def complete(self, req: ChatRequest) -> ChatReply:
-        notes: list[str] = []
-        client = self._sync_client()
-        attempt = 0
+        client, tries = self._sync_client(), _Tries(self, req)
         while True:
             try:
-                resp = client.post("/chat/completions", cast_to=object, body=self._kwargs(req))
+                return tries.done(client.post("/chat/completions", cast_to=object, body=tries.body))
             except openai.OpenAIError as exc:
-                try:
-                    delay = self._next_delay(exc, req, attempt, notes)
-                except JudgeError as err:
-                    err.notes = notes  # type: ignore[attr-defined]
-                    raise
-                time.sleep(delay)
-                attempt += 1
-                continue
-            return self._reply(resp, notes)
+                time.sleep(tries.failed(exc))
 
     async def acomplete(self, req: ChatRequest) -> ChatReply:
-        notes: list[str] = []
-        client = self._async_client()
-        attempt = 0
+        client, tries = self._async_client(), _Tries(self, req)
         while True:
             try:
-                resp = await client.post("/chat/completions", cast_to=object, body=self._kwargs(req))
+                return tries.done(await client.post("/chat/completions", cast_to=object, body=tries.body))
             except openai.OpenAIError as exc:
-                try:
-                    delay = self._next_delay(exc, req, attempt, notes)
-                except JudgeError as err:
-                    err.notes = notes  # type: ignore[attr-defined]
-                    raise
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            return self._reply(resp, notes)
+                await asyncio.sleep(tries.failed(exc))
+
+
+class _Tries:
+    """The attempts at one completion, for `complete` and `acomplete` alike: the retry policy and
+    the record of what happened (a JudgeError carries the notes)."""
+
+    __slots__ = ("client", "req", "body", "attempt", "notes")
+
+    def __init__(self, client: JudgeClient, req: ChatRequest):
+        self.client, self.req, self.body = client, req, client._kwargs(req)
+        self.attempt = 0
+        self.notes: list[str] = []
+
+    def done(self, resp: object) -> ChatReply:
+        return self.client._reply(resp, self.notes)
+
+    def failed(self, exc: Exception) -> float:
+        """The delay before the next attempt; raises when `exc` must not (or can no longer) be retried."""
+        try:
+            delay = self.client._next_delay(exc, self.req, self.attempt, self.notes)
+        except JudgeError as err:
+            err.notes = self.notes  # type: ignore[attr-defined]
+            raise
+        self.attempt += 1
+        return delay
 
 
 def _short(exc: Exception, n: int = 200) -> str:

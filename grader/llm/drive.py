@@ -21,33 +21,43 @@ T = TypeVar("T")
 Flow = Generator[Any, Any, T]
 
 
+class Done:
+    """The flow has finished with `value`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _answer(flow: Flow, reply: Any):
+    """Send a reply (or FormatRejected) into the flow, throw a JudgeError in: its next request, or Done."""
+    step = flow.throw if isinstance(reply, JudgeError) else flow.send
+    try:
+        return step(reply)
+    except StopIteration as stop:
+        return Done(stop.value)
+
+
 def run(flow: Flow[T], client: Callable[[], Any]) -> T:
     """Drive `flow` to its result with `client().complete` (sync)."""
-    step, value = flow.send, None
-    while True:
+    request = _answer(flow, None)
+    while not isinstance(request, Done):
         try:
-            request = step(value)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            step, value = flow.send, client().complete(request)
-        except FormatRejected as exc:
-            step, value = flow.send, exc
-        except JudgeError as exc:
-            step, value = flow.throw, exc
+            reply = client().complete(request)
+        except (FormatRejected, JudgeError) as exc:
+            reply = exc
+        request = _answer(flow, reply)
+    return request.value
 
 
 async def arun(flow: Flow[T], client: Callable[[], Any]) -> T:
     """Drive `flow` to its result with `await client().acomplete` (on an event loop)."""
-    step, value = flow.send, None
-    while True:
+    request = _answer(flow, None)
+    while not isinstance(request, Done):
         try:
-            request = step(value)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            step, value = flow.send, await client().acomplete(request)
-        except FormatRejected as exc:
-            step, value = flow.send, exc
-        except JudgeError as exc:
-            step, value = flow.throw, exc
+            reply = await client().acomplete(request)
+        except (FormatRejected, JudgeError) as exc:
+            reply = exc
+        request = _answer(flow, reply)
+    return request.value
