@@ -1,7 +1,7 @@
 """Rubrics built on the fly from a reference answer (`grade --reference`, batch and eval rows
 that carry `reference_answer`).
 
-The mechanism is `grader.rubric_build`, shared with `grader rubric build`; ad-hoc references use
+The mechanism is `grader.authoring.build`, shared with `grader rubric build`; ad-hoc references use
 its unstructured profile: reference --langchain-text-splitters--> clause-sized claims (Chinese and
 English separators) --> per claim: keyword groups (English words, Chinese content words from jieba,
 ranked by IDF) --> KeyPoint(weight = 1) --> Rubric.

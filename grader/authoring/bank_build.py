@@ -1,7 +1,7 @@
 """`grader rubric build`: a markdown bank -> a bank directory that `--bank DIR` grades with.
 
-BANK.md --grader.bankmd--> questions with their reference answers (ids kept)
-        --grader.rubric_build (offline) or grader.rubric_llm (--llm, grounded)--> key points
+BANK.md --authoring.bankmd--> questions with their reference answers (ids kept)
+        --authoring.build (offline) or authoring.llm_points (--llm, grounded)--> key points
         --> DIR/bank.yaml + one YAML per question (the bundled bank's schema; the reference verbatim)
 
 A question without a reference answer is skipped with a warning, with or without --llm: a key

@@ -1,5 +1,5 @@
 """Key points from a reference answer: the one mechanism behind `grader rubric build` and the
-rubrics built on the fly for ad-hoc references (`grader.adhoc`).
+rubrics built on the fly for ad-hoc references (`grader.authoring.adhoc`).
 
 reference --structure--> sections (headings: `#`, a line that is all `<strong>…</strong>` or
 `**…**`; each sub-question of the reference is one) --> units (paragraphs, list items with their
@@ -22,10 +22,10 @@ separators)--> claims, each a verbatim span of the reference --> key points:
 - weights from structure: every section (sub-question) weighs the same and its points share that
   weight equally.
 
-The claim profile (`structured=False`) is what `grader.adhoc` uses: clause-sized claims of the
+The claim profile (`structured=False`) is what `grader.authoring.adhoc` uses: clause-sized claims of the
 tag-stripped text, every claim a point of weight 1, one group per keyword (formulas such as
 "(2n+1)/3" kept whole, the question's own words left out, a true/false verdict with its spellings).
-`grader rubric build` and `grader.adhoc` alike take the structured profile for a reference with
+`grader rubric build` and `grader.authoring.adhoc` alike take the structured profile for a reference with
 sub-headings or of more than LONG_REFERENCE_CLAIMS claims, and the claim profile for a shorter one
 (`is_structured`); a bank's claim-by-claim rubric merges neighbouring claims down to `max_points`.
 

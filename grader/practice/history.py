@@ -19,7 +19,7 @@ line to `<db>.unsaved.jsonl` beside the database (or prints it when even that fa
 is interrupted and re-run adds nothing twice.
 
 The schedule and the statistics are not stored: they are pure functions of the attempts
-(`grader.schedule`), so there is no second copy to migrate or to drift.
+(`grader.practice.schedule`), so there is no second copy to migrate or to drift.
 """
 
 from __future__ import annotations

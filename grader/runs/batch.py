@@ -24,7 +24,7 @@ the chunks already running, under a second) are written, in-flight judge calls a
 KeyboardInterrupt at once; OUT still holds only whole lines.
 
 The summary of the whole OUT (rows graded by earlier, interrupted runs included) is computed by
-streaming OUT afterwards: see `grader.report`.
+streaming OUT afterwards: see `grader.runs.report`.
 """
 
 from __future__ import annotations
