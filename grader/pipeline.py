@@ -15,6 +15,7 @@ OpenAI Batch API path. The CLI, runs/ and the API are thin shells over these and
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate
 from .answer import PreparedAnswer, is_empty, language_of, prepare
@@ -24,9 +25,11 @@ from .feedback import write_feedback
 from .llm.drive import arun, run
 from .matchers.compiled import compile_rubric
 from .matchers.guards import lexical
-from .matchers.judge import JudgeOutcome, judge
 from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .matchers.judge import JudgeOutcome
 
 
 def _blank_points(question: Question, method: str) -> list[PointResult]:
@@ -131,6 +134,8 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
         lex = lexical(compiled, prepared, fuzzy=(mode == "fuzzy"))
         points, lexical_flags = lex.points, lex.flags
     else:
+        from .matchers.judge import judge  # the judge's schema and prompts load only when a model is used
+
         outcome = yield from judge(question, compiled, prepared, mode, settings, endpoint)
         points, lexical_flags = outcome.points, outcome.lexical_flags
     return _result(question, prepared, compiled, mode, bank_name, verbose, points, empty, lexical_flags, outcome)
