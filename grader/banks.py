@@ -113,7 +113,7 @@ def load_bank_dir(path: Path) -> Bank:
         q = load_yaml_model(f, Question)
         if q.id in questions:
             raise RubricError(f"{f}: question id {q.id!r} is also used by another file of the bank")
-        questions[q.id] = q
+        questions[q.id] = q.with_scales(info.scales)
     if not questions:
         raise RubricError(f"{path}: the bank has no question files (*.yaml beside bank.yaml)")
     ordered = dict(sorted(questions.items(), key=lambda kv: _id_key(kv[0])))
@@ -163,6 +163,11 @@ def _signature(path: Path) -> tuple:
     return sig
 
 
+def forget(path: Path) -> None:
+    """Drop what is known of a bank's files, after writing to them in this process."""
+    _sig_cache.pop(str(path), None)
+
+
 @lru_cache(maxsize=64)
 def _index(path: str, signature: tuple) -> dict[str, list[str]]:
     """Question id -> files whose `id:` line names it (read without parsing the YAML)."""
@@ -193,7 +198,7 @@ def load_question(bank: str | Path | None, qid: str) -> tuple[Question, BankInfo
     if len(files) == 1:
         q = _load_file(str(path / files[0]), mtimes[files[0]], Question)
         if q.id == qid:
-            return q, info
+            return q.with_scales(info.scales), info
     full = load_bank(path)
     return get_question(full, qid), full.info
 

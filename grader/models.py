@@ -162,6 +162,20 @@ class Question(FileModel):
         q._alternatives = alternatives
         return q
 
+    # The bank's user scales (BankInfo.scales), set when the bank is loaded. Not part of a file.
+    _scales: dict[str, list[tuple[float, float]]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def scales(self) -> dict[str, list[tuple[float, float]]]:
+        return self._scales
+
+    def with_scales(self, scales: dict[str, list[tuple[float, float]]] | None) -> "Question":
+        if not scales:
+            return self
+        q = self.model_copy()
+        q._scales = dict(scales)
+        return q
+
 
 class BankInfo(FileModel):
     """bank.yaml: what the bank is and where it comes from."""
@@ -172,6 +186,22 @@ class BankInfo(FileModel):
     description: str | None = None
     source: str | None = None
     licence: str | None = None
+    scales: dict[Mode, list[tuple[float, float]]] | None = Field(
+        default=None,
+        description="The user's own score scale per mode, fitted by `grader calibrate`: knots [x, y] of a "
+        "monotone map from the grader's 0-1 score to the user's, x from 0 to 1.",
+    )
+
+    @field_validator("scales")
+    @classmethod
+    def _scales_are_monotone_maps(cls, scales):
+        for mode, knots in (scales or {}).items():
+            xs, ys = [k[0] for k in knots], [k[1] for k in knots]
+            ok = len(knots) >= 2 and xs[0] == 0 and xs[-1] == 1 and all(0 <= v <= 1 for v in xs + ys)
+            if not ok or any(b <= a for a, b in zip(xs, xs[1:])) or any(b < a for a, b in zip(ys, ys[1:])):
+                raise ValueError(f"scales.{mode} must run from x=0 to x=1 with increasing x and non-decreasing "
+                                 "y within [0, 1], e.g. [[0, 0.2], [0.5, 0.6], [1, 1]]; refit it with 'grader calibrate'")
+        return scales
 
 
 class Bank(BaseModel):
@@ -214,6 +244,9 @@ class GradeResult(BaseModel):
     feedback: str = ""
     usage: Usage = Field(default_factory=Usage)
     rubric_version: str | None = None
+    raw_score: float | None = Field(
+        default=None, description="The score before the bank's user scale (`grader calibrate`); null when none applies."
+    )
     coverage: float = Field(
         default=0.0, description="Weighted share of key points credited, before calibration."
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
-from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate
+from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate, calibrate
 from .answer import PreparedAnswer, is_empty, language_of, prepare
 from .banks import load_bank, load_question
 from .errors import UsageError
@@ -84,11 +84,16 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
     else:
         lang = language_of(prepared.norm, normalized=True) if prepared.segments else language_of(question.question)
         feedback = write_feedback(points, flags, lang)
+    score, raw_score = agg.score, None
+    scale = question.scales.get(mode)
+    if scale:  # the user's own scale (`grader calibrate`), after the rubric's calibration
+        score, raw_score = round(10.0 * calibrate(agg.score / 10.0, tuple(scale)), 2), agg.score
     return GradeResult(
         question_id=question.id,
         bank=bank_name,
         mode=mode,  # type: ignore[arg-type]
-        score=agg.score,
+        score=score,
+        raw_score=raw_score,
         max_score=10.0,
         points=points,
         missing_points=agg.missing_points,

@@ -199,6 +199,60 @@ def eval_cmd(
     print_eval(_console(), res)
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    labeled: Path = typer.Argument(..., metavar="LABELED", help="JSONL of answers you scored: {id, question_id, answer, score[, max_score]}."),
+    bank: Optional[str] = BankOpt,
+    mode: Optional[str] = ModeOpt,
+    folds: int = typer.Option(2, "--folds", min=2, help="Cross-validation folds over questions (2: fit on half the questions, report on the other half)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; do not store the scale in the bank."),
+    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit your own score scale from answers you scored, store it with the bank for this mode, and
+    report agreement before and after (cross-validated over questions)."""
+    from ..banks import bundled_banks, resolve_bank_path
+    from ..pipeline import Grader
+    from ..runs.calibrate import cross_validate, fit_scale, write_scale
+    from ..runs.evaluate import evaluate, read_labeled
+
+    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    if no_cache:
+        overrides["use_cache"] = False
+    settings = _settings(**overrides)
+    rows = _run(lambda: read_labeled(labeled))
+    target = None
+    if not dry_run:
+        if any(r.reference_answer for r in rows) and bank is None:
+            _err("these rows carry their own reference answers, so no bank holds them: give --bank DIR to store the "
+                 "scale in that bank, or add --dry-run to report only")
+            raise typer.Exit(2)
+        target = _run(lambda: resolve_bank_path(bank))
+        if target.resolve() in {p.resolve() for p in bundled_banks().values()}:
+            _err(f"the bundled bank at {target} is part of grader and read-only: copy it (cp -r {target} mybank) and "
+                 "pass --bank mybank, or add --dry-run to report only")
+            raise typer.Exit(2)
+    res = _run(lambda: evaluate(rows, Grader(settings, bank=bank), settings.mode))
+    graded = [{"question_id": g["question_id"], "human": g["human"], "grader": g["raw"]} for g in res["graded"]]
+    report = _run(lambda: cross_validate(graded, folds))
+    knots = _run(lambda: fit_scale([(g["grader"] / 10, g["human"] / 10) for g in graded]))
+    report.update(mode=settings.mode, n=len(graded), errors=res["errors"], scale=[list(k) for k in knots])
+    if target is not None:
+        report["written"] = str(_run(lambda: write_scale(target, settings.mode, knots)))
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    b, a = report["before"], report["after"]
+    typer.echo(f"{report['n']} answers, {report['questions']} questions, mode {report['mode']}; "
+               f"{report['folds']}-fold cross-validation over questions")
+    for name, m in (("before", b), ("after", a)):
+        typer.echo(f"  {name:6s} Pearson {m['pearson']:.3f}  Spearman {m['spearman']:.3f}  QWK {m['qwk']:.3f}  MAE {m['mae']:.3f}")
+    typer.echo("scale: " + ", ".join(f"{x:g} -> {y:g}" for x, y in knots))
+    typer.echo(f"written to {report['written']}" if target is not None else "not written (--dry-run)")
+
+
 # ------------------------------------------------------------------ rubric
 
 

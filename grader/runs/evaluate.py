@@ -30,8 +30,10 @@ class LabeledRow(Row):
 class Graded(BaseModel):
     id: str
     kind: str | None
+    question_id: str  # the question, or the reference a row carries: the unit of cross-validation
     human: float  # 0-10
     grader: float  # 0-10
+    raw: float  # 0-10, before the bank's user scale
     flags: list[str]
 
 
@@ -67,7 +69,9 @@ def evaluate(rows: list[LabeledRow], grader: Grader, mode: str | None = None, wo
             errors.append({"id": row.id, "error": str(exc)})
             continue
         graded.append(
-            Graded(id=row.id, kind=row.kind, human=row.score * 10.0 / row.max_score, grader=r.normalized * 10.0, flags=r.flags)
+            Graded(id=row.id, kind=row.kind, question_id=row.question_id or (row.reference_answer or "")[:200],
+                   human=row.score * 10.0 / row.max_score, grader=r.normalized * 10.0,
+                   raw=(r.raw_score if r.raw_score is not None else r.score) * 10.0 / r.max_score, flags=r.flags)
         )
     if not graded:
         raise UsageError("no row could be graded: " + (errors[0]["error"] if errors else "empty input"))
