@@ -62,7 +62,7 @@ def grader_bin() -> str:
     return str(exe) if exe.exists() else "grader"
 
 
-def run_batch(rows: list[dict], mode: str, base_url: str, workdir: Path) -> list[dict]:
+def run_batch(rows: list[dict], mode: str, base_url: str, workdir: Path, examples: Path | None = None) -> list[dict]:
     inp, out = workdir / f"in-{mode}.jsonl", workdir / f"out-{mode}.jsonl"
     with open(inp, "w", encoding="utf-8") as f:
         for r in rows:
@@ -72,14 +72,17 @@ def run_batch(rows: list[dict], mode: str, base_url: str, workdir: Path) -> list
     cmd = [grader_bin(), "batch", str(inp), "--out", str(out), "--mode", mode, "--concurrency", "8", "--no-cache"]
     if mode in ("llm", "hybrid"):
         cmd += ["--model", MODEL, "--base-url", base_url]
+        if examples is not None:
+            cmd += ["--examples", str(examples)]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with open(out, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def measure(name: str, rows: list[dict], mode: str, server: ReplayServer, workdir: Path) -> dict:
+def measure(name: str, rows: list[dict], mode: str, server: ReplayServer, workdir: Path,
+            examples: Path | None = None) -> dict:
     misses_before = len(server.misses)
-    lines = {ln["id"]: ln for ln in run_batch(rows, mode, server.url, workdir)}
+    lines = {ln["id"]: ln for ln in run_batch(rows, mode, server.url, workdir, examples)}
     human, graded, usage = [], [], defaultdict(int)
     by_kind: dict[str, list[tuple[float, float]]] = defaultdict(list)
     fallbacks = errors = 0
@@ -112,6 +115,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--kinds", action="store_true", help="print mean scores by kind")
     ap.add_argument("--bank", help="grade the bank sets (dev, dev2) against this bank directory instead")
+    ap.add_argument("--examples", type=Path, help="graded examples for the judge (grader --examples): with the "
+                    "set's own file (e.g. eval/data/mohler.jsonl) every answer is graded leave-one-out")
     args = ap.parse_args()
     results = []
     with ReplayServer() as server, tempfile.TemporaryDirectory() as tmp:
@@ -123,7 +128,7 @@ def main() -> None:
                 print(f"{name}: {DATA / SETS[name]} not found; skipped", file=sys.stderr)
                 continue
             for mode in args.modes:
-                results.append(measure(name, rows, mode, server, Path(tmp)))
+                results.append(measure(name, rows, mode, server, Path(tmp), args.examples))
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
         return

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     history_path: Path | None = Field(default=None, description="Practice history database (GRADER_HISTORY).")
     history_timeout: float = Field(default=3.0, description="Seconds to wait for a locked history database.")
     max_answer_chars: int = 20000
+    examples: Path | None = Field(default=None, description="Scored answers shown to the judge as graded examples (GRADER_EXAMPLES).")
+    n_examples: int = Field(default=3, ge=1, le=20, description="How many graded examples per answer.")
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
 
     @classmethod
@@ -55,6 +57,8 @@ class Settings(BaseModel):
             values["cache_path"] = Path(env["GRADER_CACHE"])
         if env.get("GRADER_DATA_DIR"):
             values["data_dir"] = Path(env["GRADER_DATA_DIR"])
+        if env.get("GRADER_EXAMPLES"):
+            values["examples"] = Path(env["GRADER_EXAMPLES"])
         if env.get("GRADER_HISTORY"):
             values["history_path"] = Path(env["GRADER_HISTORY"])
         if env.get("GRADER_HISTORY_TIMEOUT"):

@@ -30,6 +30,10 @@ T = TypeVar("T")
 BankOpt = typer.Option(None, "--bank", "-b", help="Bundled bank name or path to a bank directory (default llm-interview).")
 ModeOpt = typer.Option(None, "--mode", "-m", help="keyword | fuzzy | llm | hybrid (default: $GRADER_MODE or fuzzy, offline).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+ExamplesOpt = typer.Option(
+    None, "--examples", help="JSONL of answers you scored (as for eval): the judge sees the most similar ones "
+    "to the same question with their scores (llm/hybrid); default $GRADER_EXAMPLES.")
+NExamplesOpt = typer.Option(None, "--n-examples", min=1, max=20, help="Graded examples per answer (default 3).")
 
 
 def _err(msg: str) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 
-from .app import BankOpt, JsonOpt, ModeOpt, _console, _err, _read_text_arg, _run, _settings, app, rubric_app
+from .app import BankOpt, ExamplesOpt, JsonOpt, ModeOpt, NExamplesOpt, _console, _err, _read_text_arg, _run, _settings, app, rubric_app
 
 
 # ------------------------------------------------------------------ questions
@@ -48,6 +48,8 @@ def grade(
     question: Optional[str] = typer.Option(None, "--question", help="The question text, with --reference."),
     model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL; default $OPENAI_BASE_URL."),
+    examples: Optional[Path] = ExamplesOpt,
+    n_examples: Optional[int] = NExamplesOpt,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Fail instead of falling back to fuzzy when the judge fails."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Include the judge transcript in --json output."),
@@ -57,7 +59,7 @@ def grade(
     from ..pipeline import Grader
 
     args = list(args or [])
-    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    overrides = {"mode": mode, "model": model, "base_url": base_url, "examples": examples, "n_examples": n_examples}
     if no_cache:
         overrides["use_cache"] = False
     if no_fallback:
@@ -108,6 +110,8 @@ def batch(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, max=256, help="Worker processes for keyword/fuzzy (default: the usable cores unless the input is tiny; 0: in this process)."),
     model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    examples: Optional[Path] = ExamplesOpt,
+    n_examples: Optional[int] = NExamplesOpt,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
     summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as one JSON object on stdout."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report (charts and the lowest and flagged answers)."),
@@ -123,7 +127,7 @@ def batch(
     from ..pipeline import Grader
     from ..runs.report import print_summary, summarize, write_html
 
-    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    overrides = {"mode": mode, "model": model, "base_url": base_url, "examples": examples, "n_examples": n_examples}
     if no_cache:
         overrides["use_cache"] = False
     settings = _settings(**overrides)
@@ -176,6 +180,8 @@ def eval_cmd(
     bank: Optional[str] = BankOpt,
     model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    examples: Optional[Path] = ExamplesOpt,
+    n_examples: Optional[int] = NExamplesOpt,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
     worst: int = typer.Option(10, "--worst", help="How many of the worst disagreements to list."),
     as_json: bool = JsonOpt,
@@ -184,7 +190,7 @@ def eval_cmd(
     from ..runs.evaluate import evaluate, read_labeled
     from ..pipeline import Grader
 
-    overrides = {"mode": mode, "model": model, "base_url": base_url}
+    overrides = {"mode": mode, "model": model, "base_url": base_url, "examples": examples, "n_examples": n_examples}
     if no_cache:
         overrides["use_cache"] = False
     settings = _settings(**overrides)

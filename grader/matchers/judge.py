@@ -157,7 +157,14 @@ def _plan(question, compiled, prepared, mode, settings, model, base_url) -> _Pla
     lex = lexical(compiled, prepared, fuzzy=True)
     settled = settle(compiled, prepared, lex) if mode == "hybrid" else {}
     todo = [p for p in question.rubric.points if p.id not in settled]
-    messages = build_messages(question, todo, prepared, lang) if todo else []
+    examples = None
+    if todo and settings.examples is not None:
+        from ..llm.examples import load_examples, render_examples
+
+        keys = [k for k in (question.id if question.id != "adhoc" else None, question.reference_answer) if k]
+        shown = load_examples(settings.examples).nearest(keys, prepared.original, settings.n_examples)
+        examples = render_examples(shown) if shown else None
+    messages = build_messages(question, todo, prepared, lang, examples) if todo else []
     log = Transcript(model=model, base_url=base_url, prompt_version=prompt_version())
     cache = key = None
     if todo and settings.use_cache:
