@@ -6,7 +6,10 @@
 
 Data (copied into eval/data/, sources and licences in eval/data/README.md):
 - dev.jsonl: 128 answers to the bundled bank's 16 questions, scored by one person; the second,
-  independent scorer's scores are in dev_second_scorer.jsonl (the human ceiling row).
+  independent scorer's scores are in dev_second_scorer.jsonl (the human ceiling row). Every
+  offline setting was chosen on this set.
+- dev2.jsonl: 160 more answers to the same questions, written and scored blind by others, held out:
+  no setting is chosen on it; it says what the dev figures are worth.
 - ads_train.jsonl: ADS short answers (Chinese), graded against each row's reference answer.
 - mohler.jsonl: Mohler et al. 2011 (English), graded against each row's reference answer.
 All scores are put on 0-10 before comparing.
@@ -32,7 +35,7 @@ from grader.runs.metrics import agreement  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
-SETS = {"dev": "dev.jsonl", "ads": "ads_train.jsonl", "mohler": "mohler.jsonl"}
+SETS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl", "ads": "ads_train.jsonl", "mohler": "mohler.jsonl"}
 MODES = ("keyword", "fuzzy")
 
 
@@ -69,6 +72,9 @@ def measure(name: str) -> list[dict]:
                 second[o["id"]] = o["score"]
         a = agreement(human, [second[r["id"]] for r in rows])
         out.append({"set": name, "grader": "second human scorer", **a})
+    if name == "dev2":  # two blind scorers; the label is their mean
+        a = agreement([r["score_a"] for r in rows], [r["score_b"] for r in rows])
+        out.append({"set": name, "grader": "scorer A against scorer B", **a})
     return out
 
 
