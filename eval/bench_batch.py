@@ -1,13 +1,16 @@
 """`grader batch` throughput and memory, offline and against the scripted judge server.
 
-    python eval/bench_batch.py                  # 100,000 rows fuzzy, 20,000 for the memory comparison,
+    python eval/bench_batch.py                  # rounds of 6,000 rows; 10,000 and 100,000 rows for memory;
                                                 # 2,000 rows llm at L = 50 ms, C = 16
-    python eval/bench_batch.py --n 20000 --small 5000 --llm-n 500
+    python eval/bench_batch.py --n 20000 --small 5000 --llm-n 0
 
 Every figure is a ratio to a baseline measured in the same run, on the same machine:
 
-- offline: `run_batch` with worker processes (the default: the usable cores) over N rows, against
-  the same code in one process (`--workers 0`) over the first `--baseline` rows. Rows are unique
+- offline: `run_batch` with `--workers` processes against the same code in one process
+  (`--workers 0`) on the same `--rows` rows, one after the other in each round, with a control in
+  the same round: pure-Python CPU spinners, as many as the workers, against one. CPU-bound work
+  cannot scale past what the control shows; a control below the worker count means the machine is
+  busy with something else. Min and median over the rounds are printed. Rows are unique
   answers (an answer of the dev set or a reference, cut at a row-dependent offset, plus the row
   number), so no cache or repetition helps. Each run is a fresh process; it reports its own peak
   RSS (ru_maxrss) and the largest worker's.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,39 +86,68 @@ def run(inp: Path, out: Path, mode: str = "fuzzy", workers: str = "auto", conc: 
     return d
 
 
+SPIN = r"""
+import sys, time
+t = time.perf_counter(); x = 0
+for i in range(int(sys.argv[1])):
+    x += i * i
+print(time.perf_counter() - t)
+"""
+
+
+def spin(procs: int, loops: int = 3_000_000) -> float:
+    """Pure-Python work done by `procs` processes at once, per second, over one process's rate.
+    On 2 idle cores, spin(2)/spin(1) is near 2; other work on the machine shows as less."""
+    ps = [subprocess.Popen([sys.executable, "-c", SPIN, str(loops)], stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    took = max(float(p.communicate()[0]) for p in ps)
+    return procs * loops / took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--small", type=int, default=20_000, help="rows of the memory comparison run")
-    ap.add_argument("--baseline", type=int, default=5_000, help="rows of the one-process baseline")
+    ap.add_argument("--small", type=int, default=10_000, help="rows of the memory comparison run")
+    ap.add_argument("--rows", type=int, default=6_000, help="rows of each interleaved scaling round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", default="2")
     ap.add_argument("--mode", default="fuzzy", choices=["keyword", "fuzzy"])
     ap.add_argument("--llm-n", type=int, default=2000)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{cpus} usable cores, load average {os.getloadavg()[0]:.2f} at start (other work on the machine lowers every figure)")
+    print(f"{cpus} usable cores, load average {os.getloadavg()[0]:.2f} at start")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        big, small, base = tmp / "big.jsonl", tmp / "small.jsonl", tmp / "base.jsonl"
+        big, small, part = tmp / "big.jsonl", tmp / "small.jsonl", tmp / "part.jsonl"
         make_input(big, args.n)
         head(big, small, args.small)
-        head(big, base, args.baseline)
+        head(big, part, args.rows)
         print(f"input: {args.n:,} rows, {big.stat().st_size / 1e6:.0f} MB, mode {args.mode}")
 
-        b = run(base, tmp / "o1.jsonl", args.mode, workers="0")
-        print(f"baseline, one process ({args.baseline:,} rows): {b['rate']:,.0f} answers/s, peak RSS {b['rss_main_mb']:.0f} MB")
-        s = run(small, tmp / "o2.jsonl", args.mode)
-        print(f"{s['executor']} ({args.small:,} rows): {s['rate']:,.0f} answers/s, peak RSS main {s['rss_main_mb']:.0f} MB, "
-              f"largest worker {s['rss_worker_mb']:.0f} MB")
-        g = run(big, tmp / "o3.jsonl", args.mode)
-        print(f"{g['executor']} ({args.n:,} rows): {g['rate']:,.0f} answers/s (target 2,000), "
-              f"peak RSS main {g['rss_main_mb']:.0f} MB, largest worker {g['rss_worker_mb']:.0f} MB, "
-              f"errors {g['errors']}, wall {g['wall']:.0f} s")
-        print(f"ratio workers / one process: {g['rate'] / b['rate']:.2f}x on {cpus} cores; "
-              f"peak RSS {args.n:,} rows / {args.small:,} rows: main {g['rss_main_mb'] / s['rss_main_mb']:.2f}, "
-              f"worker {g['rss_worker_mb'] / max(s['rss_worker_mb'], 1):.2f}")
+        # scaling: one process, N workers and the CPU-spin control, interleaved in each round
+        one, many, ctl = [], [], []
+        for _ in range(args.rounds):
+            one.append(run(part, tmp / "o1.jsonl", args.mode, workers="0")["rate"])
+            many.append(run(part, tmp / "o2.jsonl", args.mode, workers=args.workers)["rate"])
+            ctl.append(spin(int(args.workers)) / spin(1))
+        ratios = [m / o for m, o in zip(many, one)]
+        med = statistics.median
+        print(f"one process ({args.rows:,} rows): min {min(one):,.0f}  median {med(one):,.0f} answers/s")
+        print(f"{args.workers} workers ({args.rows:,} rows): min {min(many):,.0f}  median {med(many):,.0f} answers/s")
+        print(f"ratio {args.workers} workers / one process: min {min(ratios):.2f}  median {med(ratios):.2f} (target >= 1.8)")
+        print(f"control, {args.workers} CPU spinners / one: min {min(ctl):.2f}  median {med(ctl):.2f} "
+              f"(what this machine allows now: below {args.workers} means other load)")
+
+        # memory: the same run over few and many rows; flat means the same peak RSS
+        s = run(small, tmp / "o3.jsonl", args.mode, workers=args.workers)
+        g = run(big, tmp / "o4.jsonl", args.mode, workers=args.workers)
+        print(f"{g['executor']} {args.small:,} rows: peak RSS main {s['rss_main_mb']:.0f} MB, largest worker {s['rss_worker_mb']:.0f} MB")
+        print(f"{g['executor']} {args.n:,} rows: peak RSS main {g['rss_main_mb']:.0f} MB, largest worker {g['rss_worker_mb']:.0f} MB, "
+              f"{g['rate']:,.0f} answers/s, errors {g['errors']}")
+        print(f"peak RSS {args.n:,} rows / {args.small:,} rows: main {g['rss_main_mb'] / s['rss_main_mb']:.2f}, "
+              f"worker {g['rss_worker_mb'] / max(s['rss_worker_mb'], 1):.2f} (target: worker <= 100 MB, flat)")
 
         if args.llm_n:
             from bench_llm import start_server

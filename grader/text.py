@@ -36,9 +36,11 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _POWER_ZH = re.compile(r"([a-z0-9]{1,4}|\([a-z0-9+\-]{1,8}\))的\s*\(?\s*([a-z0-9+\-](?:\s?[a-z0-9+\-]){0,7})\s*\)?\s*次方")
 # a space beside an operator or bracket inside a formula, or between a number and a one-letter
 # variable ("2 n" from "2*n"): both sides must be formula characters
+# (each alternative consumes one space, so the pattern opens with it and looks behind from there:
+# the same matches as lookbehinds first, and re's search skips to spaces: ten times faster)
 _MATH_SPACE = re.compile(
-    r"(?<=[a-z0-9)])\s(?=[+/^=)])|(?<=[+/^=(])\s(?=[a-z0-9(])|(?<=\d)\s(?=[a-z](?![a-z]))"
-    r"|(?<=\b[a-z0-9])\s(?=\(|-\s?[a-z0-9(]\b)|(?<=\b[a-z0-9]-)\s(?=[a-z0-9(])|(?<=\b[a-z0-9]\s-)\s(?=[a-z0-9(]\b)"
+    r"\s(?:(?<=[a-z0-9)]\s)(?=[+/^=)])|(?<=[+/^=(]\s)(?=[a-z0-9(])|(?<=\d\s)(?=[a-z](?![a-z]))"
+    r"|(?<=\b[a-z0-9]\s)(?=\(|-\s?[a-z0-9(]\b)|(?<=\b[a-z0-9]-\s)(?=[a-z0-9(])|(?<=\b[a-z0-9]\s-\s)(?=[a-z0-9(]\b))"
 )
 _SUBSCRIPT = re.compile(r"\b([a-z])_\{?([a-z0-9]{1,12})\}?")
 _SUPERSCRIPT = re.compile(r"\^\s*\{([^{}]{1,12})\}")
@@ -182,7 +184,9 @@ def english_stem(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=65536)
+# 4,096 entries (~8 MB): eval/bench_grade.py measured no difference in fuzzy throughput from 65,536,
+# which took a batch worker from ~50 MB to ~170 MB as rows went by (each entry ~1.9 KB)
+@lru_cache(maxsize=4096)
 def tokens(norm: str) -> tuple[str, ...]:
     """Content tokens of normalised text: stemmed English words and Chinese character bigrams."""
     out: list[str] = []

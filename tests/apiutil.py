@@ -80,13 +80,13 @@ def grader_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def serve(bank: Path, env: dict[str, str] | None = None, timeout: float = 20.0):
+def serve(bank: Path, env: dict[str, str] | None = None, timeout: float = 20.0, args: tuple[str, ...] = ()):
     """Run `grader serve` on 127.0.0.1 and a free port; yield its base URL; stop it."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "OPENAI_"))}
     full_env.update(env or {})
     proc = subprocess.Popen(
-        [*grader_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", str(bank)],
+        [*grader_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", str(bank), *args],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

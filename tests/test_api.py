@@ -403,8 +403,24 @@ def test_cli_start_up_does_not_import_the_web_stack():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_grader_serve_access_log_off_by_default(bank, workers):
+    with serve(bank, args=("--workers", workers)) as (base, proc):
+        for _ in range(4):
+            r = httpx.post(f"{base}/v1/grade", json={"question_id": "1", "answer": GOOD_ANSWER}, timeout=10)
+            assert r.status_code == 200 and r.json()["bank"] == "api-test", r.text
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        proc.terminate()
+        proc.wait(timeout=15)
+        log = proc.stdout.read()
+    assert "POST /v1/grade" not in log  # no line per request unless --access-log
+    if workers == "2":
+        assert len(children) >= 2  # two server processes (and the supervisor above them)
+
+
+@pytest.mark.slow
 def test_grader_serve_subprocess(bank):
-    with serve(bank, env={"GRADER_API_KEY": "k3y"}) as (base, proc):
+    with serve(bank, env={"GRADER_API_KEY": "k3y"}, args=("--access-log",)) as (base, proc):
         auth = {"Authorization": "Bearer k3y"}
         r = httpx.post(f"{base}/v1/grade", json={"question_id": "1", "answer": GOOD_ANSWER}, headers=auth, timeout=10)
         assert r.status_code == 200, r.text
@@ -415,7 +431,7 @@ def test_grader_serve_subprocess(bank):
         proc.terminate()
         proc.wait(timeout=10)
         log = proc.stdout.read()
-    assert "POST /v1/grade" in log  # the access log is on...
+    assert "POST /v1/grade" in log  # the access log is on when asked for...
     assert SECRET not in log and "Traceback" not in log  # ...and carries no answer text
 
 

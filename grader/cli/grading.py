@@ -352,6 +352,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
     bank: Optional[str] = BankOpt,
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each grades on its own core)."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request (off: it costs throughput)."),
 ) -> None:
     """Serve the HTTP API and the grading page (GRADER_API_KEY: require a bearer token)."""
     import uvicorn  # imported here: the offline commands never load the web stack
@@ -359,6 +361,13 @@ def serve(
     from ..api import create_app
 
     settings = _settings(bank=bank)
-    application = _run(lambda: create_app(settings))
+    application = _run(lambda: create_app(settings))  # checks the configuration before serving
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+    # uvicorn takes uvloop and httptools when they are installed (loop="auto", http="auto")
+    options = dict(host=host, port=port, log_level="info", server_header=False, access_log=access_log)
+    if workers > 1:
+        if bank:  # each worker builds its app from the environment
+            os.environ["GRADER_BANK"] = bank
+        uvicorn.run("grader.api:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(application, **options)

@@ -52,6 +52,11 @@ def negated_before(norm: str, start: int) -> bool:
 
 
 _CLAUSE_END = _CLAUSE_BREAK
+# Everything a cue above may be made of, found anywhere (no word edges): where none of it comes
+# before NEG_REACH after a term, neither check can find a cue (`is_negated` is False unread)
+# (a lookahead, so that cues overlapping each other are all found: "faillack")
+CUE_CANDIDATE = re.compile("(?=(" + "|".join(sorted(map(re.escape, _EN_NEG), key=len, reverse=True)) + "|[不没无并未难缺]))")
+NEG_REACH = 60  # how far after a term clause_negated reads
 
 
 def clause_negated(norm: str, start: int, end: int) -> bool:
@@ -229,12 +234,14 @@ class CompiledRubric:
         found: dict[tuple[int, int], set[tuple[int, int]]] = {}
         for end, (piece, entries) in self._automaton.iter(text):
             start = end + 1 - len(piece)
-            for key, probe in entries:
+            for probe, keys in entries:  # an alias shared by several groups is looked at once
                 if probe.literal:
-                    found.setdefault(key, set()).add((start, end + 1))
-                    continue
-                spans = probe.spans_around(text, start, end + 1)
-                if spans:
+                    spans = ((start, end + 1),)
+                else:
+                    spans = probe.spans_around(text, start, end + 1)
+                    if not spans:
+                        continue
+                for key in keys:
                     found.setdefault(key, set()).update(spans)
         return {k: sorted(v) for k, v in found.items()}
 
@@ -242,14 +249,14 @@ class CompiledRubric:
 def _automaton(points: tuple[CompiledPoint, ...]):
     import ahocorasick
 
-    index: dict[str, list] = {}
+    index: dict[str, dict[str, tuple[AliasProbe, list]]] = {}  # piece -> alias -> (probe, its groups)
     for pi, point in enumerate(points):
         for gi, group in enumerate(point.groups):
             for probe in group.probes:
-                index.setdefault(probe.piece, []).append(((pi, gi), probe))
+                index.setdefault(probe.piece, {}).setdefault(probe.alias, (probe, []))[1].append((pi, gi))
     automaton = ahocorasick.Automaton()
     for piece, entries in index.items():
-        automaton.add_word(piece, (piece, entries))
+        automaton.add_word(piece, (piece, [(probe, tuple(keys)) for probe, keys in entries.values()]))
     automaton.make_automaton()
     return automaton
 
@@ -264,8 +271,12 @@ def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) 
     """
     if group.polarity == "any":
         return True
-    negated = negated_before(norm, start) or clause_negated(norm, start, end)
-    return negated == (group.polarity == "neg")
+    return is_negated(norm, start, end) == (group.polarity == "neg")
+
+
+def is_negated(norm: str, start: int, end: int) -> bool:
+    """Is the occurrence norm[start:end] negated, by a cue just before it or in its clause?"""
+    return negated_before(norm, start) or clause_negated(norm, start, end)
 
 
 _CONDITION = re.compile(r"(?:^|[,;:.!?]\s*)(?:if|when|whenever|unless|once)\b|如果|若(?!干)|假如|假设|只要|一旦|除非")
@@ -282,7 +293,7 @@ def _conditional(norm: str, start: int) -> bool:
     return bool(_CONDITION.search(head))
 
 
-def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
+def _compile_group(aliases: list[str], point_norm: str, shared: dict[str, AliasProbe] | None = None) -> CompiledGroup | None:
     norms = {n for n in (normalize(a) for a in aliases) if n}
     # a Chinese quality noun also matches its adjective, as an English word matches its other endings:
     # 确定性 / 确定, 可预测性 / 可预测 ("输出确定", "结果不可预测"); built rubrics, dev fuzzy: Spearman
@@ -291,7 +302,9 @@ def _compile_group(aliases: list[str], point_norm: str) -> CompiledGroup | None:
     norms = sorted(norms, key=len, reverse=True)
     if not norms:
         return None
-    probes = tuple(AliasProbe(a) for a in norms)
+    # one probe per alias in a rubric: its pattern is compiled once, its occurrences found once
+    shared = {} if shared is None else shared
+    probes = tuple(shared[a] if a in shared else shared.setdefault(a, AliasProbe(a)) for a in norms)
     first = min((sp for probe in probes if probe.piece in point_norm for sp in probe.spans(point_norm)), default=None)
     if first is not None and _conditional(point_norm, first[0]):
         polarity = "any"
@@ -323,15 +336,16 @@ def _piece(alias_norm: str) -> str:
 def _compile(rubric: Rubric, context: str) -> CompiledRubric:
     points = []
     vocab: set[str] = set(tokens(normalize(context)))
+    shared: dict[str, AliasProbe] = {}
     for p in rubric.points:
         pnorm = normalize(p.text)
-        groups = [cg for cg in (_compile_group(g, pnorm) for g in p.keywords) if cg]
+        groups = [cg for cg in (_compile_group(g, pnorm, shared) for g in p.keywords) if cg]
         for cg in groups:
             for a in cg.aliases:
                 vocab.update(tokens(a))
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
-        opposite = _compile_group(p.opposites, "") if p.opposites else None  # polarity "pos": plainly
+        opposite = _compile_group(p.opposites, "", shared) if p.opposites else None  # polarity "pos": plainly
         points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite))
     subjects = _subjects(points)
     for k, members in enumerate(subjects):

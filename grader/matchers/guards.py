@@ -93,12 +93,14 @@ def list_items(text: str) -> list[str]:
 
 def is_term_list(text: str) -> bool:
     """Is the answer a bare list of terms (few predicates, many short noun phrases)?"""
+    zd, _, ed, _ = _prose_density(text)
+    if zd >= LIST_ZH_PROSE_MAX or ed >= LIST_EN_PROSE_MAX:
+        return False  # prose, whatever its pieces: most answers stop here, before they are cut
     items = list_items(text)
     if len(items) < LIST_MIN_ITEMS:
         return False
     short = sum(1 for p in items if claim_length(p) <= LIST_SHORT_ITEM)
-    zd, _, ed, _ = _prose_density(text)
-    return short / len(items) >= LIST_SHORT_SHARE and zd < LIST_ZH_PROSE_MAX and ed < LIST_EN_PROSE_MAX
+    return short / len(items) >= LIST_SHORT_SHARE
 
 
 def topic_overlap(prepared: PreparedAnswer, vocabulary: frozenset[str]) -> float:

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
-from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches
+from .compiled import CUE_CANDIDATE, NEG_REACH, CompiledGroup, CompiledPoint, CompiledRubric, is_negated, occurrence_matches
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
@@ -63,7 +63,7 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs")
+    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues")
 
     def __init__(self, prepared: PreparedAnswer):
         self.prepared = prepared
@@ -81,6 +81,27 @@ class AnswerView:
                 self.by_seg[j].append(k)
         self._words: dict[str, list[tuple[str, int, int]]] | None = None
         self._token_segs: dict[str, list[int]] | None = None
+        self._negated: dict[tuple[int, int, int], bool] = {}
+        self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
+
+    def matches(self, group: CompiledGroup, j: int, start: int, end: int) -> bool:
+        """`occurrence_matches` on sentence j, each occurrence's negation read once per answer
+        (an alias shared by several groups, or found by several probes, is read once)."""
+        if group.polarity == "any":
+            return True
+        key = (j, start, end)
+        negated = self._negated.get(key)
+        if negated is None:
+            norm = self.segs[j].norm
+            first = self._cues.get(j)
+            if first is None:
+                m = CUE_CANDIDATE.search(norm)
+                first = self._cues[j] = m.start() if m else len(norm) + NEG_REACH
+            # no possible cue before the end of the term's reach (clause_negated reads its clause
+            # from the sentence's start when no break comes first): not negated, without looking
+            negated = first < end + NEG_REACH and is_negated(norm, start, end)
+            self._negated[key] = negated
+        return negated == (group.polarity == "neg")
 
     def seg_of(self, pos: int) -> int:
         return bisect_right(self.starts, pos) - 1
@@ -125,9 +146,8 @@ def _group_hits(
     for alias in group.fuzzy_words:
         first, size = alias[0], len(alias)
         for w, j, p in (x for n in range(size - 2, size + 3) for x in words.get((first, n), ())):
-            if j not in hits and fuzz.ratio(alias, w) >= FUZZY_CUTOFF:
-                norm = view.segs[j].norm
-                hits[j] = (SAME if occurrence_matches(group, norm, p, p + len(w)) else OPPOSITE, True)
+            if j not in hits and fuzz.ratio(alias, w, score_cutoff=FUZZY_CUTOFF):
+                hits[j] = (SAME if view.matches(group, j, p, p + len(w)) else OPPOSITE, True)
     present = view.token_segs
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
         if sum(1 for g in grams if g in present) * 2 < len(grams):
@@ -137,7 +157,7 @@ def _group_hits(
             j = view.seg_of(al.dest_start)
             if j not in hits:
                 off = view.starts[j]
-                st = occurrence_matches(group, view.segs[j].norm, al.dest_start - off, al.dest_end - off)
+                st = view.matches(group, j, al.dest_start - off, al.dest_end - off)
                 hits[j] = (SAME if st else OPPOSITE, True)
     return hits
 
@@ -149,7 +169,7 @@ def _exact_hits(group: CompiledGroup, view: AnswerView, spans: list[tuple[int, i
         if hits.get(j, (NONE,))[0] == SAME:
             continue
         off = view.starts[j]
-        st = SAME if occurrence_matches(group, view.segs[j].norm, start - off, end - off) else OPPOSITE
+        st = SAME if view.matches(group, j, start - off, end - off) else OPPOSITE
         hits[j] = (max(st, hits.get(j, (NONE,))[0]), False)
     return hits
 
@@ -323,11 +343,20 @@ def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[in
 
 
 def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> PointResult:
-    # built from the matcher's own values: no need to validate them again
-    return PointResult.model_construct(
-        id=point.id, text=point.text, weight=point.weight, verdict=verdict, credit=credit,
-        evidence=evidence, method=method, reason=reason,
-    )
+    # built from the matcher's own values: no need to validate them again (what model_construct
+    # does with every field given, without its per-field loop)
+    out = _new_result(PointResult)
+    _set(out, "__dict__", {"id": point.id, "text": point.text, "weight": point.weight, "verdict": verdict,
+                           "credit": credit, "evidence": evidence, "method": method, "reason": reason})
+    _set(out, "__pydantic_fields_set__", set(_RESULT_FIELDS))
+    _set(out, "__pydantic_extra__", None)
+    _set(out, "__pydantic_private__", None)
+    return out
+
+
+_new_result = object.__new__
+_set = object.__setattr__
+_RESULT_FIELDS = ("id", "text", "weight", "verdict", "credit", "evidence", "method", "reason")
 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:

@@ -1,0 +1,68 @@
+"""The fast forms of text rules give what the plain forms give (the plain forms are the spec)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from grader.matchers.guards import LIST_EN_PROSE_MAX, LIST_MIN_ITEMS, LIST_SHORT_ITEM, LIST_SHORT_SHARE, LIST_ZH_PROSE_MAX
+from grader.matchers.guards import _prose_density, is_term_list, list_items
+from grader.text import _MATH_SPACE, claim_length
+
+# the rule as first written: lookbehinds first (slow: re tries them at every position)
+MATH_SPACE_SPEC = re.compile(
+    r"(?<=[a-z0-9)])\s(?=[+/^=)])|(?<=[+/^=(])\s(?=[a-z0-9(])|(?<=\d)\s(?=[a-z](?![a-z]))"
+    r"|(?<=\b[a-z0-9])\s(?=\(|-\s?[a-z0-9(]\b)|(?<=\b[a-z0-9]-)\s(?=[a-z0-9(])|(?<=\b[a-z0-9]\s-)\s(?=[a-z0-9(]\b)"
+)
+
+
+def _formulas(n: int) -> list[str]:
+    rnd = random.Random(16)
+    alphabet = "ab1 2()+-/^=x ,\t注意"
+    return [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 14))) for _ in range(n)
+    ] + ["( 2 * n + 1 ) / 3", "n / 2", "2 n", "x - (y)", "a -  b", "1 - 2 - 3", "f ( x )"]
+
+
+def test_math_space_opening_with_the_space_is_the_same_rule():
+    for text in _formulas(30000):
+        assert _MATH_SPACE.sub("", text) == MATH_SPACE_SPEC.sub("", text), text
+
+
+def _term_list_spec(text: str) -> bool:
+    items = list_items(text)
+    if len(items) < LIST_MIN_ITEMS:
+        return False
+    short = sum(1 for p in items if claim_length(p) <= LIST_SHORT_ITEM)
+    zd, _, ed, _ = _prose_density(text)
+    return short / len(items) >= LIST_SHORT_SHARE and zd < LIST_ZH_PROSE_MAX and ed < LIST_EN_PROSE_MAX
+
+
+def test_term_list_checks_prose_first_with_the_same_outcome():
+    rnd = random.Random(7)
+    words = ["Q", "K", "V", "softmax", "根号dk", "多头", "的", "是", "因为", "注意力", "the", "is", "of", "scaling", "\n", "、", "，", "-"]
+    texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 30))) for _ in range(3000)]
+    texts += ["Q、K、V、softmax、根号dk、多头", "自注意力让每个词都能看到其他词，所以可以并行。"]
+    assert any(is_term_list(t) for t in texts) and not all(is_term_list(t) for t in texts)
+    for t in texts:
+        assert is_term_list(t) == _term_list_spec(t), t
+
+
+def test_negation_is_read_only_where_a_cue_may_be():
+    """AnswerView skips `is_negated` when no cue candidate starts before NEG_REACH past the term."""
+    from grader.matchers.compiled import CUE_CANDIDATE, NEG_REACH, is_negated
+
+    rnd = random.Random(3)
+    pieces = ["not ", "no", "cannot ", "fail", "lack", "without ", "不", "没有", "无法", "并非", "kv cache ", "注意力",
+              ", ", "but ", "因为", "x", "ab ", "会", "显存", "the ", "可以"]
+    checked = 0
+    for _ in range(4000):
+        norm = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 40)))
+        m = CUE_CANDIDATE.search(norm)
+        first = m.start() if m else len(norm) + NEG_REACH
+        for start in range(0, len(norm), 3):
+            for end in (start + 1, start + 4):
+                if end <= len(norm) and is_negated(norm, start, end):
+                    checked += 1
+                    assert first < end + NEG_REACH, (norm, start, end)
+    assert checked > 1000
