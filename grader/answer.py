@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .text import Segment, content_length, normalize, sentences
+from .text import Segment, has_content, normalize, sentences
 
 _INJECTION = [
     r"忽略.{0,12}(?:指令|评分|标准|规则|要求|提示|rubric|prompt)",
@@ -41,9 +41,12 @@ _TRIGGERS = (
 )
 
 
+_TRIGGER_RE = re.compile("|".join(map(re.escape, _TRIGGERS)))  # one scan instead of one per word
+
+
 def addressed_to_grader(norm: str) -> bool:
     """Is this (normalised) sentence text addressed to the grader?"""
-    return any(t in norm for t in _TRIGGERS) and INJECTION_RE.search(norm) is not None
+    return _TRIGGER_RE.search(norm) is not None and INJECTION_RE.search(norm) is not None
 
 _DONT_KNOW = re.compile(
     r"^(?:不知道|不清楚|不会|不懂|没学过|没了解过|不了解|忘了|忘记了|略|无|暂无|空|pass|skip|n/?a|none|idk|"
@@ -72,7 +75,7 @@ def prepare(answer: str) -> PreparedAnswer:
 
 def is_empty(prepared: PreparedAnswer) -> bool:
     text = prepared.norm.strip()
-    if content_length(text) == 0:
+    if not has_content(text):
         return True
     return bool(_DONT_KNOW.match(text))
 

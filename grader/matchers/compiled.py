@@ -245,6 +245,20 @@ class CompiledRubric:
                     found.setdefault(key, set()).update(spans)
         return {k: sorted(v) for k, v in found.items()}
 
+    def probes_in(self, text: str) -> dict[int, list[AliasProbe]]:
+        """point index -> its aliases (probes) whose literal piece occurs in `text`, each once."""
+        if self._automaton is None:
+            self._automaton = _automaton(self.points)
+        out: dict[int, list[AliasProbe]] = {}
+        seen: set[tuple[int, int]] = set()
+        for _, (_, entries) in self._automaton.iter(text):
+            for probe, keys in entries:
+                for pi, _ in keys:
+                    if (pi, id(probe)) not in seen:
+                        seen.add((pi, id(probe)))
+                        out.setdefault(pi, []).append(probe)
+        return out
+
 
 def _automaton(points: tuple[CompiledPoint, ...]):
     import ahocorasick

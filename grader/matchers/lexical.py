@@ -21,7 +21,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ..answer import PreparedAnswer
 from ..models import PointResult
@@ -145,8 +145,14 @@ def _group_hits(
     words = view.words
     for alias in group.fuzzy_words:
         first, size = alias[0], len(alias)
-        for w, j, p in (x for n in range(size - 2, size + 3) for x in words.get((first, n), ())):
-            if j not in hits and fuzz.ratio(alias, w, score_cutoff=FUZZY_CUTOFF):
+        near = [x for n in range(size - 2, size + 3) for x in words.get((first, n), ())]
+        if not near:
+            continue
+        # the words within reach scored in one call; the close ones read in text order, as before
+        close = process.extract(alias, [w for w, _, _ in near], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+        for k in sorted(k for _, _, k in close) if len(close) > 1 else [k for _, _, k in close]:
+            w, j, p = near[k]
+            if j not in hits:
                 hits[j] = (SAME if view.matches(group, j, p, p + len(w)) else OPPOSITE, True)
     present = view.token_segs
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
@@ -391,16 +397,20 @@ def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: lis
     "Q K V、softmax、根号dk" lists terms, "除以根号dk防止softmax饱和" explains one.
     """
     credited, bare = 0, set()
-    by_id = {p.id: p for p in compiled.points}
+    by_id = {p.id: (i, p) for i, p in enumerate(compiled.points)}
+    seen: dict[int, list[tuple[str, dict[int, list]]]] = {}  # sentence -> its clauses, the probes in each
     for m in matches:
         if m.result.credit <= 0 or not m.hit_segments:
             continue
         credited += 1
-        point = by_id[m.result.id]
+        pi, point = by_id[m.result.id]
         hit_clauses = 0
         for j in m.hit_segments:
-            for c in clauses(prepared.segments[j].norm):
-                spans = [sp for g in point.groups for sp in g.spans(c)]
+            if j not in seen:
+                seen[j] = [(c, compiled.probes_in(c)) for c in clauses(prepared.segments[j].norm)]
+            for c, probes in seen[j]:
+                # the point's aliases whose piece the clause holds (one automaton pass per clause)
+                spans = [sp for probe in probes.get(pi, ()) for sp in probe.spans(c)]
                 if not any(_TERM.search(c, a, b) for a, b in spans):
                     continue  # no term here: a value or a formula ("n/2") answers, it lists nothing
                 keep = [True] * len(c)
