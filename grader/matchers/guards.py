@@ -60,6 +60,7 @@ _PIECE_SEP = re.compile(
 _ITEM_SEP = re.compile(r"\s+|(?<=[\u3400-\u9fff A-Za-z0-9)）])(?:的|和|是|与|及)(?=[\u3400-\u9fff A-Za-z0-9(（])")
 _FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and", "or", "the", "a", "an", "of", "is"})
 _PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
+_PROSE_ZH_RE = re.compile("[" + "".join(sorted(_PROSE_ZH)) + "]")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 LIST_MIN_ITEMS = 6
@@ -73,7 +74,7 @@ def _prose_density(text: str) -> tuple[float, int, float, int]:
     words = [w.lower() for w in _EN_WORD.findall(text)]
     en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
     cjk = len(_CJK_CHAR.findall(text))
-    zh = sum(1 for ch in text if ch in _PROSE_ZH)
+    zh = len(_PROSE_ZH_RE.findall(text))
     return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
 
 

@@ -63,7 +63,7 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues")
+    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues", "_near")
 
     def __init__(self, prepared: PreparedAnswer):
         self.prepared = prepared
@@ -82,6 +82,7 @@ class AnswerView:
         self._words: dict[str, list[tuple[str, int, int]]] | None = None
         self._token_segs: dict[str, list[int]] | None = None
         self._negated: dict[tuple[int, int, int], bool] = {}
+        self._near: dict[tuple[str, int], tuple[list, list[str]]] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
     def matches(self, group: CompiledGroup, j: int, start: int, end: int) -> bool:
@@ -121,6 +122,17 @@ class AnswerView:
             self._words = out
         return self._words
 
+    def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
+        """The words (and joined pairs) of `words` that open with `first` and are within two
+        letters of `size`, in the order typo matching reads them; and their texts."""
+        key = (first, size)
+        hit = self._near.get(key)
+        if hit is None:
+            words = self.words
+            found = [x for n in range(size - 2, size + 3) for x in words.get((first, n), ())]
+            hit = self._near[key] = (found, [w for w, _, _ in found])
+        return hit
+
     @property
     def token_segs(self) -> dict[str, list[int]]:
         """Content token -> the sentences that hold it."""
@@ -144,12 +156,11 @@ def _group_hits(
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
     words = view.words
     for alias in group.fuzzy_words:
-        first, size = alias[0], len(alias)
-        near = [x for n in range(size - 2, size + 3) for x in words.get((first, n), ())]
+        near, texts = view.near(alias[0], len(alias))
         if not near:
             continue
         # the words within reach scored in one call; the close ones read in text order, as before
-        close = process.extract(alias, [w for w, _, _ in near], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
+        close = process.extract(alias, texts, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
         for k in sorted(k for _, _, k in close) if len(close) > 1 else [k for _, _, k in close]:
             w, j, p = near[k]
             if j not in hits:
@@ -201,22 +212,25 @@ def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
     each of these also under the last one or two headings of its section ("**Beam Search**",
     "缺点：": short lines that name what the sentences below them are about)."""
     out: set[tuple[int, ...]] = set()
-    short = [content_length(s.norm) <= HEAD_MAX for s in segs]
-    heading = [short[j] and bool(_HEADING_END.search(s.text)) for j, s in enumerate(segs)]
+    # a sentence of at most HEAD_MAX characters has at most that many content units: not counted
+    short = [len(s.norm) <= HEAD_MAX or content_length(s.norm) <= HEAD_MAX for s in segs]
     recent: list[int] = []  # the last two headings before this sentence
     for j in range(len(segs)):
-        runs = [(j,)]
-        for w in range(2, WINDOW + 1):
-            if j - w + 1 < 0 or not all(short[j - w + 1 : j]):
-                break
-            runs.append(tuple(range(j - w + 1, j + 1)))
-        for run in runs:
+        run = (j,)
+        while True:  # the sentence, then with one and two short sentences right before it
             out.add(run)
-            for k in (1, 2):
-                context = tuple(h for h in recent[-k:] if h < run[0])
-                if context:
-                    out.add(context + run)
-        if heading[j]:
+            if recent:
+                a = tuple(h for h in recent[-1:] if h < run[0])
+                if a:
+                    out.add(a + run)
+                b = tuple(h for h in recent if h < run[0])
+                if b:
+                    out.add(b + run)
+            lead = run[0] - 1
+            if len(run) == WINDOW or lead < 0 or not short[lead]:
+                break
+            run = (lead,) + run
+        if short[j] and _HEADING_END.search(segs[j].text):
             recent = (recent + [j])[-2:]
     return sorted(out, key=lambda w: (w[-1], len(w)))
 
@@ -246,6 +260,7 @@ def _judge_point(
     # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
     affirmed = [any(st == SAME for st, _ in h.values()) for h in hits]
     touched = set().union(*hits) if hits else set()
+    live = [(h, aff) for h, aff in zip(hits, affirmed) if h]  # the groups found somewhere
 
     best_credit, hit_idx, used_fuzzy = 0.0, (), False
     contradiction: tuple[int, ...] | None = None
@@ -257,16 +272,20 @@ def _judge_point(
         win_hits: set[int] = set()
         opp_idx: set[int] = set()
         via_fuzzy = False
-        for g, h in enumerate(hits):
-            js = [j for j in span if j in h]
-            same_js = [j for j in js if h[j][0] == SAME]
-            if same_js:
-                same += 1
-                win_hits.add(same_js[0])
-                via_fuzzy |= h[same_js[0]][1]
-            elif js and not affirmed[g]:
-                opp += 1
-                opp_idx.update(js)
+        for h, aff in live:
+            if aff:  # the group's first sentence in the window that states it
+                for j in span:
+                    v = h.get(j)
+                    if v is not None and v[0] == SAME:
+                        same += 1
+                        win_hits.add(j)
+                        via_fuzzy |= v[1]
+                        break
+            else:  # never stated with the claim's polarity: what the window has of it is reversed
+                js = [j for j in span if j in h]
+                if js:
+                    opp += 1
+                    opp_idx.update(js)
         # reversed terms contradict the claim when nothing of it is affirmed, or in a sentence that
         # affirms the rest: "It includes a name and parameters. Does not include return type."
         # reverses nothing of "the name and the types of the parameters" (Mohler 0.540 -> 0.543)
