@@ -66,3 +66,38 @@ def test_negation_is_read_only_where_a_cue_may_be():
                     checked += 1
                     assert first < end + NEG_REACH, (norm, start, end)
     assert checked > 1000
+
+
+def _word_texts(n: int) -> list[str]:
+    rnd = random.Random(161)
+    alphabet = ["cache", "cach", "ing", "ed", "s", "ations", "ion", "e", "es", " ", "-", "x", "2", "缓存", "\x00", "."]
+    return ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 8))) for _ in range(n)]
+
+
+def test_one_word_alias_matched_by_hand_is_its_pattern():
+    """`AliasProbe` finds a one-word alias without its regex: the same spans, around every piece."""
+    from grader.matchers.compiled import AliasProbe, alias_regex
+
+    for alias in ("cache", "caching", "kv2", "softmaxs", "eses", "cached"):
+        probe = AliasProbe(alias)
+        assert probe.tails is not None
+        rx = re.compile(alias_regex(alias))
+        for text in _word_texts(4000):
+            spec = {(m.start(), m.end()) for m in rx.finditer(text)}
+            got = set()
+            start = text.find(probe.piece)
+            while start >= 0:
+                got.update(probe.spans_around(text, start, start + len(probe.piece)))
+                start = text.find(probe.piece, start + 1)
+            assert got == spec, (alias, text)
+
+
+def test_cjk_ratio_by_runs_counts_what_single_characters_count():
+    from grader.text import CJK_RE, cjk_ratio
+
+    letter = re.compile(r"[^\W\d_]")
+    rnd = random.Random(162)
+    for _ in range(3000):
+        text = "".join(rnd.choice("ab1 注意力\uf900é_-") for _ in range(rnd.randint(0, 12)))
+        letters = len(letter.findall(text))
+        assert cjk_ratio(text) == (len(CJK_RE.findall(text)) / letters if letters else 0.0)

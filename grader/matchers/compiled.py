@@ -128,7 +128,7 @@ class AliasProbe:
     its pattern, compiled on first use: most aliases of a rubric never occur in a given answer,
     and compiling them all would cost more than grading."""
 
-    __slots__ = ("alias", "piece", "others", "word_start", "literal", "_rx")
+    __slots__ = ("alias", "piece", "others", "word_start", "literal", "tails", "_rx")
 
     def __init__(self, alias_norm: str):
         self.alias = alias_norm
@@ -138,6 +138,11 @@ class AliasProbe:
         # a Chinese alias with nothing optional around it is its own piece: no pattern needed
         self.literal = self.piece == alias_norm and not any(c.isascii() for c in alias_norm)
         self.word_start = alias_norm[:1].isascii() and alias_norm[:1].isalnum()  # must not follow a letter
+        # one English word (letters and digits): its pattern is its stem, an optional ending, an
+        # optional "s" and a word edge, matched here by hand in the order re tries them
+        self.tails: tuple[str, ...] | None = None
+        if _WORD_ALIAS.fullmatch(alias_norm):
+            self.tails = (*EN_SUFFIXES, "") if _split_tail(alias_norm)[1] else ("",)
         self._rx: re.Pattern | None = None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -155,6 +160,8 @@ class AliasProbe:
 
     def spans_around(self, text: str, piece_start: int, piece_end: int) -> list[tuple[int, int]]:
         """Occurrences that contain the piece found at text[piece_start:piece_end]."""
+        if self.tails is not None:
+            return self._word_at(text, piece_start, piece_end)
         if self._rx is None:
             self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
         reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
@@ -179,7 +186,25 @@ class AliasProbe:
         return out
 
 
+    def _word_at(self, text: str, start: int, pos: int) -> list[tuple[int, int]]:
+        """The pattern's match at `start` (the piece is the word's stem: any occurrence holding this
+        piece and starting earlier is also found from its own piece, at its own start)."""
+        if start and text[start - 1] in _ALNUM:
+            return []
+        n = len(text)
+        for tail in self.tails:
+            if tail and not text.startswith(tail, pos):
+                continue
+            end = pos + len(tail)
+            if end < n and text[end] == "s" and (end + 1 == n or text[end + 1] not in _ALNUM):
+                return [(start, end + 1)]
+            if end == n or text[end] not in _ALNUM:
+                return [(start, end)]
+        return []
+
+
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_WORD_ALIAS = re.compile("[a-z0-9]+")
 
 
 @dataclass(slots=True)

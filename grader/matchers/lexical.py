@@ -18,7 +18,7 @@ The evidence is the span of the original answer from the first to the last sente
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -63,7 +63,7 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues", "_near")
+    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues")
 
     def __init__(self, prepared: PreparedAnswer):
         self.prepared = prepared
@@ -79,10 +79,9 @@ class AnswerView:
         for k, span in enumerate(self.windows):
             for j in span:
                 self.by_seg[j].append(k)
-        self._words: dict[str, list[tuple[str, int, int]]] | None = None
+        self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
         self._token_segs: dict[str, list[int]] | None = None
         self._negated: dict[tuple[int, int, int], bool] = {}
-        self._near: dict[tuple[str, int], tuple[list, list[str]]] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
     def matches(self, group: CompiledGroup, j: int, start: int, end: int) -> bool:
@@ -108,9 +107,9 @@ class AnswerView:
         return bisect_right(self.starts, pos) - 1
 
     @property
-    def words(self) -> dict[tuple[str, int], list[tuple[str, int, int]]]:
-        """(first letter, length) -> (word, sentence, offset) of English words, and of adjacent
-        pairs joined ("multi qurey")."""
+    def words(self) -> dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]]:
+        """first letter -> (lengths, (word, sentence, offset), words) of English words and of
+        adjacent pairs joined ("multi qurey"), by length, in text order within a length."""
         if self._words is None:
             out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
             for j, seg in enumerate(self.segs):
@@ -119,19 +118,25 @@ class AnswerView:
                     out.setdefault((w[0], len(w)), []).append((w, j, p))
                 for (a, pa), (b, _) in zip(found, found[1:]):
                     out.setdefault((a[0], len(a) + len(b)), []).append((a + b, j, pa))
-            self._words = out
+            by_first: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] = {}
+            for first, size in sorted(out):
+                lens, items, texts = by_first.setdefault(first, ([], [], []))
+                for x in out[(first, size)]:
+                    lens.append(size)
+                    items.append(x)
+                    texts.append(x[0])
+            self._words = by_first
         return self._words
 
     def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
-        """The words (and joined pairs) of `words` that open with `first` and are within two
-        letters of `size`, in the order typo matching reads them; and their texts."""
-        key = (first, size)
-        hit = self._near.get(key)
-        if hit is None:
-            words = self.words
-            found = [x for n in range(size - 2, size + 3) for x in words.get((first, n), ())]
-            hit = self._near[key] = (found, [w for w, _, _ in found])
-        return hit
+        """The words (and joined pairs) that open with `first` and are within two letters of
+        `size`, by length then in text order (the order typo matching reads them); their texts."""
+        entry = self.words.get(first)
+        if entry is None:
+            return [], []
+        lens, items, texts = entry
+        lo, hi = bisect_left(lens, size - 2), bisect_right(lens, size + 2)
+        return items[lo:hi], texts[lo:hi]
 
     @property
     def token_segs(self) -> dict[str, list[int]]:
@@ -154,7 +159,6 @@ def _group_hits(
     if not fuzzy or any(st == SAME for st, _ in hits.values()):
         return hits
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
-    words = view.words
     for alias in group.fuzzy_words:
         near, texts = view.near(alias[0], len(alias))
         if not near:
