@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .text import Segment, has_content, normalize, sentences
+from .text import LazyPattern, Segment, has_content, normalize, sentences
 
 _INJECTION = [
     r"忽略.{0,12}(?:指令|评分|标准|规则|要求|提示|rubric|prompt)",
@@ -32,7 +32,7 @@ _INJECTION = [
     r"(?:所有|全部|每个|各个)?要点(?:都|均|全)?(?:已|已经)?(?:被)?(?:覆盖|涵盖|答到|答全|满足)",
     r"\ball (?:the |of the )?(?:key )?points (?:are|were|have been|has been)? ?(?:covered|addressed|met|satisfied)",
 ]
-INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in _INJECTION))
+INJECTION_RE = LazyPattern("|".join(f"(?:{p})" for p in _INJECTION))  # compiled for the first sentence with a trigger
 # Every pattern above needs one of these words: a sentence with none is not searched.
 _TRIGGERS = (
     "忽略", "满分", "10", "十分", "最高分", "高分", "审核", "系统", "system", "assistant", "评分", "阅卷", "考官",

@@ -15,14 +15,12 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from .errors import NotFoundError, RubricError
 from .models import Bank, BankInfo, Question
 
 DEFAULT_BANK = "llm-interview"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 _PKG = Path(__file__).resolve().parent
 
 
@@ -58,6 +56,8 @@ def resolve_bank_path(bank: str | Path | None) -> Path:
 
 def _yaml_line(text: str, loc: tuple) -> int | None:
     """Best-effort line of a pydantic error location in a YAML document."""
+    import yaml
+
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
@@ -82,9 +82,11 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
 
 
 def load_yaml_model(path: Path, model: type):
+    import yaml  # here: a grade whose rubric comes from the compiled cache never reads YAML
+
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe; libyaml when present
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

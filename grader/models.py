@@ -33,7 +33,9 @@ ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
 class FileModel(BaseModel):
     """Base of the models read from files people write: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # built on first use, not at import: a CLI grade that loads its rubric from the compiled cache
+    # never validates one (pydantic's schema building is a large part of start-up)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class KeyPoint(FileModel):
@@ -205,6 +207,8 @@ class BankInfo(FileModel):
 
 
 class Bank(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     info: BankInfo
     questions: dict[str, Question]
     path: str | None = None

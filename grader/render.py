@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from .models import GradeResult, Question
 
@@ -20,6 +19,11 @@ VERDICT_STYLE = {
 def _clip(text: str, n: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def console() -> Console:
+    """The console the CLI prints to."""
+    return Console(highlight=False, soft_wrap=False)
 
 
 def print_result(con: Console, r: GradeResult) -> None:
@@ -56,6 +60,8 @@ def print_rubric(con: Console, q: Question, bank: str) -> None:
     con.print(escape(q.question))
     if q.rubric.notes:
         con.print(f"[dim]{escape(q.rubric.notes)}[/]")
+    from rich.table import Table
+
     table = Table(show_header=True, header_style="bold")
     table.add_column("id")
     table.add_column("key point", overflow="fold", max_width=50)
@@ -77,6 +83,8 @@ def print_eval(con: Console, res: dict) -> None:
         f"QWK {_f(res['qwk'])}  MAE {_f(res['mae'])}"
     )
     if res.get("by_kind"):
+        from rich.table import Table
+
         t = Table(show_header=True, header_style="bold")
         for col in ("kind", "n", "human", "grader", "MAE", "Spearman"):
             t.add_column(col, justify="left" if col == "kind" else "right")

@@ -21,6 +21,22 @@ from functools import lru_cache
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{_CJK}]")
 
+
+class LazyPattern:
+    """A regex compiled on first use: for patterns most grades never need (compiling a pattern
+    with a Chinese character class costs ~5 ms of start-up)."""
+
+    __slots__ = ("_args", "_rx")
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._rx: re.Pattern | None = None
+
+    def __getattr__(self, name: str):
+        if self._rx is None:
+            self._rx = re.compile(*self._args)
+        return getattr(self._rx, name)
+
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
 _LATEX_WRAP = re.compile(r"\\(?:text|mathrm|mathbf|mathit|operatorname|boldsymbol|textbf|mathcal)\s*\{([^{}]*)\}")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
@@ -28,7 +44,7 @@ _LATEX_DROP = re.compile(r"\\(?:left|right|bigg|big|displaystyle|qquad|quad|,|;|
 _LATEX_CMD = re.compile(r"\\([a-zA-Z]+)")
 # √d_k, √(d_k), \sqrt{d_k}, sqrt(d_k), sqrt dk, 根号dk, 根号下d_k, 开根号dk -> sqrt(dk)
 _SQRT_BODY = r"[a-z]\s*_?\s*(?:\{\s*[a-z0-9]{1,8}\s*\}|[a-z0-9]{1,8})?"
-_SQRT = re.compile(
+_SQRT = LazyPattern(
     rf"(?:√|\\sqrt|sqrt|根号下?|开根号|开方)\s*(?:\{{\s*({_SQRT_BODY})\s*\}}|\(\s*({_SQRT_BODY})\s*\)|({_SQRT_BODY}))",
     re.IGNORECASE,
 )

@@ -58,9 +58,9 @@ def _settings(**overrides):
 
 
 def _console():
-    from rich.console import Console
+    from ..render import console
 
-    return Console(highlight=False, soft_wrap=False)
+    return console()
 
 
 def _read_text_arg(value: Optional[str], file: Optional[Path], what: str) -> str:

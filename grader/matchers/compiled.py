@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from ..models import Rubric
-from ..text import _CJK as _CJK_RANGE
-from ..text import CJK_RE, EN_SUFFIXES, MIN_STEM, english_stem, normalize, tokens
+from ..text import CJK_RE, LazyPattern, normalize, tokens
+from .aliases import AliasProbe, alias_regex  # noqa: F401 - alias_regex: the pattern of an alias, for callers
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(
@@ -83,130 +83,6 @@ def clause_negated(norm: str, start: int, end: int) -> bool:
     return False
 
 
-_TAIL = "(?:" + "|".join(EN_SUFFIXES) + ")?"
-_LAST_WORD = re.compile(r"[a-z]+$")
-
-
-def _split_tail(alias_norm: str) -> tuple[str, bool]:
-    """(alias with its last English word stemmed, whether endings may follow)."""
-    m = _LAST_WORD.search(alias_norm)
-    if not m or len(m.group()) < MIN_STEM:
-        return alias_norm, False
-    return alias_norm[: m.start()] + english_stem(m.group()), True
-
-
-def alias_regex(alias_norm: str, left_boundary: bool = True) -> str:
-    """Pattern of one normalised alias: separators optional, English word endings, word edges.
-
-    With left_boundary=False the leading word-edge lookbehind is left to the caller, which
-    keeps re's literal-prefix search fast (see `AliasProbe`)."""
-    base, endings = _split_tail(alias_norm)
-    parts: list[str] = []
-    prev = ""
-    for ch in base:
-        if ch in " -_":
-            if parts and parts[-1] != r"[\s\-_]*":
-                parts.append(r"[\s\-_]*")
-            prev = ch
-            continue
-        if prev and ((prev.isascii() and CJK_RE.match(ch)) or (CJK_RE.match(prev) and ch.isascii())):
-            parts.append(r"\s?")
-        parts.append(re.escape(ch))
-        prev = ch
-    if endings:
-        parts.append(_TAIL)
-    body = "".join(parts)
-    if left_boundary and alias_norm[:1].isascii() and alias_norm[:1].isalnum():
-        body = r"(?<![a-z0-9])" + body
-    if alias_norm[-1:].isascii() and alias_norm[-1:].isalnum():
-        body = body + r"(?:s)?(?![a-z0-9])"
-    return body
-
-
-class AliasProbe:
-    """One alias, ready to search: a literal any match must contain (a cheap pre-check), and
-    its pattern, compiled on first use: most aliases of a rubric never occur in a given answer,
-    and compiling them all would cost more than grading."""
-
-    __slots__ = ("alias", "piece", "others", "word_start", "literal", "tails", "_rx")
-
-    def __init__(self, alias_norm: str):
-        self.alias = alias_norm
-        self.piece = _piece(alias_norm)
-        # the alias's other literal runs: all must be near the piece before the pattern is tried
-        self.others = tuple(r for r in _RUNS.findall(_split_tail(alias_norm)[0]) if r != self.piece)
-        # a Chinese alias with nothing optional around it is its own piece: no pattern needed
-        self.literal = self.piece == alias_norm and not any(c.isascii() for c in alias_norm)
-        self.word_start = alias_norm[:1].isascii() and alias_norm[:1].isalnum()  # must not follow a letter
-        # one English word (letters and digits): its pattern is its stem, an optional ending, an
-        # optional "s" and a word edge, matched here by hand in the order re tries them
-        self.tails: tuple[str, ...] | None = None
-        if _WORD_ALIAS.fullmatch(alias_norm):
-            self.tails = (*EN_SUFFIXES, "") if _split_tail(alias_norm)[1] else ("",)
-        self._rx: re.Pattern | None = None
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """(start, end) of each occurrence of the alias in normalised text (callers check
-        `piece in text` first: most aliases are absent and cost only that check)."""
-        if self._rx is None:
-            self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
-        out = []
-        for m in self._rx.finditer(text):
-            start = m.start()
-            if self.word_start and start and text[start - 1] in _ALNUM:
-                continue
-            out.append((start, m.end()))
-        return out
-
-    def spans_around(self, text: str, piece_start: int, piece_end: int) -> list[tuple[int, int]]:
-        """Occurrences that contain the piece found at text[piece_start:piece_end]."""
-        if self.tails is not None:
-            return self._word_at(text, piece_start, piece_end)
-        if self._rx is None:
-            self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
-        reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
-        lo, hi = max(0, piece_start - reach), min(len(text), piece_end + reach)
-        if self.others:
-            near = text[lo:hi]
-            if not all(r in near for r in self.others):
-                return []
-        out = []
-        for m in self._rx.finditer(text, lo, hi):
-            start, end = m.start(), m.end()
-            if start > piece_start or end < piece_end:
-                continue
-            if end == hi and hi < len(text):  # the window may have cut the match short: look again
-                m = self._rx.match(text, start)
-                if m is None:
-                    continue
-                end = m.end()
-            if self.word_start and start and text[start - 1] in _ALNUM:
-                continue
-            out.append((start, end))
-        return out
-
-
-    def _word_at(self, text: str, start: int, pos: int) -> list[tuple[int, int]]:
-        """The pattern's match at `start` (the piece is the word's stem: any occurrence holding this
-        piece and starting earlier is also found from its own piece, at its own start)."""
-        if start and text[start - 1] in _ALNUM:
-            return []
-        n = len(text)
-        for tail in self.tails:
-            if tail and not text.startswith(tail, pos):
-                continue
-            end = pos + len(tail)
-            if end < n and text[end] == "s" and (end + 1 == n or text[end + 1] not in _ALNUM):
-                return [(start, end + 1)]
-            if end == n or text[end] not in _ALNUM:
-                return [(start, end)]
-        return []
-
-
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-_WORD_ALIAS = re.compile("[a-z0-9]+")
-
-
 @dataclass(slots=True)
 class CompiledGroup:
     aliases: tuple[str, ...]  # normalised, longest first
@@ -248,6 +124,13 @@ class CompiledRubric:
     # groups name the same thing (share an alias), for each subject named by two points or more.
     subjects: tuple[tuple[int, ...], ...] = ()
     _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
+
+    def __getstate__(self):  # pickled without the automaton: built again on first use
+        return {f: (None if f == "_automaton" else getattr(self, f)) for f in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
 
     def exact_spans(self, text: str) -> dict[tuple[int, int], list[tuple[int, int]]]:
         """(point index, group index) -> occurrences of the group's aliases in `text`.
@@ -318,7 +201,7 @@ def is_negated(norm: str, start: int, end: int) -> bool:
     return negated_before(norm, start) or clause_negated(norm, start, end)
 
 
-_CONDITION = re.compile(r"(?:^|[,;:.!?]\s*)(?:if|when|whenever|unless|once)\b|如果|若(?!干)|假如|假设|只要|一旦|除非")
+_CONDITION = LazyPattern(r"(?:^|[,;:.!?]\s*)(?:if|when|whenever|unless|once)\b|如果|若(?!干)|假如|假设|只要|一旦|除非")
 
 
 def _conditional(norm: str, start: int) -> bool:
@@ -359,17 +242,6 @@ def _compile_group(aliases: list[str], point_norm: str, shared: dict[str, AliasP
     fuzzy_cjk = tuple(a for a in norms if len(CJK_RE.findall(a)) >= 5)
     bigrams = tuple(frozenset(tokens(a)) for a in fuzzy_cjk)
     return CompiledGroup(tuple(norms), polarity, probes, fuzzy_words, fuzzy_cjk, bigrams)
-
-
-_RUNS = re.compile(f"[{_CJK_RANGE}]+|[^{_CJK_RANGE}\\s_-]+")
-
-
-def _piece(alias_norm: str) -> str:
-    """The longest run of an alias that any match contains literally (separators are optional,
-    an English word may take another ending: "reduce" -> "reduc")."""
-    base, _ = _split_tail(alias_norm)
-    runs = _RUNS.findall(base)
-    return max(runs, key=len) if runs else base
 
 
 def _compile(rubric: Rubric, context: str) -> CompiledRubric:
@@ -419,13 +291,18 @@ _CACHE_SIZE = 1024
 _by_object: dict[int, tuple[Rubric, str, CompiledRubric]] = {}
 
 
+def remember(rubric: Rubric, context: str, compiled: CompiledRubric) -> None:
+    """Use `compiled` for this rubric object (one loaded from the CLI's disk cache)."""
+    if len(_by_object) >= _CACHE_SIZE:
+        _by_object.pop(next(iter(_by_object)))
+    _by_object[id(rubric)] = (rubric, context, compiled)
+
+
 def compile_rubric(rubric: Rubric, context: str = "") -> CompiledRubric:
     """Compile once per rubric object. `context` is the question and reference text: the topic."""
     hit = _by_object.get(id(rubric))
     if hit is not None and hit[0] is rubric and hit[1] == context:
         return hit[2]
     compiled = _compile(rubric, context)
-    if len(_by_object) >= _CACHE_SIZE:
-        _by_object.pop(next(iter(_by_object)))
-    _by_object[id(rubric)] = (rubric, context, compiled)
+    remember(rubric, context, compiled)
     return compiled

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..answer import PreparedAnswer
 from ..models import Flag, PointResult
-from ..text import EN_STOP, claim_length, content_length, tokens
+from ..text import EN_STOP, LazyPattern, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
 
@@ -54,10 +54,10 @@ def grammar_share(prepared: PreparedAnswer) -> float:
 # newlines, bullets, zero-width characters, slashes, filler words such as 的/和/是), and almost no
 # words that make sentences. Chosen on the dev set (7 of its 8 keyword lists, no other answer);
 # on the second dev set 10 of 16 keyword lists and 1 of 144 other answers (a terse superficial one).
-_PIECE_SEP = re.compile(
+_PIECE_SEP = LazyPattern(
     r"[\n\u200b-\u200d\u2060\ufeff,，、;；/|。!?！？:：•·]+|(?<![A-Za-z0-9])\.(?![A-Za-z0-9])|\.\s|(?m:^\s*[-*+]\s+)"
 )
-_ITEM_SEP = re.compile(r"\s+|(?<=[\u3400-\u9fff A-Za-z0-9)）])(?:的|和|是|与|及)(?=[\u3400-\u9fff A-Za-z0-9(（])")
+_ITEM_SEP = LazyPattern(r"\s+|(?<=[\u3400-\u9fff A-Za-z0-9)）])(?:的|和|是|与|及)(?=[\u3400-\u9fff A-Za-z0-9(（])")
 _FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and", "or", "the", "a", "an", "of", "is"})
 _PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
 _PROSE_ZH_RE = re.compile("[" + "".join(sorted(_PROSE_ZH)) + "]")

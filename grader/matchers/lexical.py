@@ -108,8 +108,8 @@ class AnswerView:
 
     @property
     def words(self) -> dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]]:
-        """first letter -> (lengths, (word, sentence, offset), words) of English words and of
-        adjacent pairs joined ("multi qurey"), by length, in text order within a length."""
+        """first letter -> (lengths, (word, sentence, offset), texts) of English words and adjacent
+        pairs joined ("multi qurey"), by length, in text order within a length."""
         if self._words is None:
             out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
             for j, seg in enumerate(self.segs):
@@ -129,8 +129,7 @@ class AnswerView:
         return self._words
 
     def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
-        """The words (and joined pairs) that open with `first` and are within two letters of
-        `size`, by length then in text order (the order typo matching reads them); their texts."""
+        """Words (and pairs) opening with `first`, within two letters of `size`, in reading order; their texts."""
         entry = self.words.get(first)
         if entry is None:
             return [], []
@@ -286,8 +285,7 @@ def _judge_point(
                         via_fuzzy |= v[1]
                         break
             else:  # never stated with the claim's polarity: what the window has of it is reversed
-                js = [j for j in span if j in h]
-                if js:
+                if js := [j for j in span if j in h]:
                     opp += 1
                     opp_idx.update(js)
         # reversed terms contradict the claim when nothing of it is affirmed, or in a sentence that
