@@ -1,12 +1,15 @@
 """Loopback load test of the HTTP API: fuzzy grading with N concurrent clients.
 
-    python eval/bench_api.py                      # 32 clients: saturation, then 300 req/s
+    python eval/bench_api.py                      # 32 connections: saturation (wrk), then 300 req/s
     python eval/bench_api.py --clients 8 --rate 0 --bank llm-interview --json
+    python eval/bench_api.py --compare-inline 6   # short grades on the event loop vs the thread pool
 
 Starts `grader serve` on 127.0.0.1 and a free port, then runs two bounded loads of
-POST /v1/grade (mode fuzzy) from N httpx.AsyncClient workers, each phase stopping after
---requests requests or --duration seconds:
-1. closed loop: every client sends again as soon as it has its answer (the server's capacity);
+POST /v1/grade (mode fuzzy) on answers cut to --chars characters (500) from the dev set, each
+phase stopping after --requests requests or --duration seconds:
+1. closed loop: every client sends again as soon as it has its answer (the server's capacity),
+   driven by wrk (Debian's package; --driver httpx for the Python client, which spends 2-3 ms of
+   CPU per request on the same two cores); the load generator's own CPU per request is printed;
 2. open loop at --rate requests/s shared by the N clients (latency at that load, measured from
    each request's scheduled time). The target is judged on this phase: with 32 closed-loop
    clients, Little's law makes the mean latency 32 / throughput, so "p99 <= 50 ms at 32 clients"
@@ -26,6 +29,9 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -193,10 +199,16 @@ def inprocess_rate(bank_ref: str, pairs: list[tuple[str, str]], seconds: float =
     return n / (time.perf_counter() - t0)
 
 
-def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path) -> subprocess.Popen:
+# `grader serve` with every offline grade sent to the thread pool (the behaviour before issue 16)
+_POOL_ONLY = ("import sys, grader.api.app as a; a.INLINE_MAX_CHARS = -1; sys.argv[0] = 'grader'; "
+              "from grader.cli import main; main()")
+
+
+def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path, pool_only: bool = False) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "OPENAI_"))}
     env.update(extra_env)
-    cmd = [sys.executable, "-m", "grader.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", bank_ref]
+    launch = [sys.executable, "-c", _POOL_ONLY] if pool_only else [sys.executable, "-m", "grader.cli"]
+    cmd = [*launch, "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", bank_ref]
     # The access log goes to a file: a pipe nobody reads would fill up and stall the server.
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
@@ -259,8 +271,10 @@ async def load(
                     errors[exc.__class__.__name__] = errors.get(exc.__class__.__name__, 0) + 1
                 latencies.append(time.perf_counter() - start)
 
+        cpu0 = time.process_time()
         await asyncio.gather(*(worker(c) for c in conns))
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
     finally:
         await asyncio.gather(*(c.aclose() for c in conns))
     latencies.sort()
@@ -279,7 +293,93 @@ async def load(
         "p90_ms": round(pct(0.90), 2),
         "p99_ms": round(pct(0.99), 2),
         "max_ms": round(latencies[-1] * 1000, 2),
+        "client_cpu_ms_per_request": round(cpu * 1000 / max(len(latencies), 1), 3),  # this Python client's own
     }
+
+
+_WRK_LUA = """
+local bodies, i = {}, 0
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", "/v1/grade", {["Content-Type"] = "application/json"}, bodies[i])
+end
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def _proc_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of a process so far, from /proc; 0.0 where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, TypeError):
+        return 0.0
+
+
+def wrk_load(base: str, pairs: list[tuple[str, str]], clients: int, duration: float, tmp: Path, server_pid: int | None = None) -> dict:
+    """Closed loop driven by wrk (C, epoll): `clients` connections on 2 threads. Its own CPU time
+    is read from the child's rusage, so what the load generator took from the server shows."""
+    bodies = tmp / "bodies.jsonl"
+    bodies.write_text("".join(json.dumps({"question_id": q, "answer": a, "mode": "fuzzy"}, ensure_ascii=False) + "\n"
+                              for q, a in pairs), encoding="utf-8")
+    script = tmp / "grade.lua"
+    script.write_text(_WRK_LUA % bodies, encoding="utf-8")
+    r0, s0 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration:g}s", "--latency", "-s", str(script), base],
+                         capture_output=True, text=True, check=True).stdout
+    r1, s1 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    total = int(re.search(r"^\s*(\d+) requests in ([\d.]+)(\w+)", out, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = {"non-2xx": int(non2xx.group(1))} if non2xx else {}
+    if sock and any(int(x) for x in sock.groups()):
+        errors["socket"] = sum(int(x) for x in sock.groups())
+    return {
+        "load": "closed loop (saturation), wrk",
+        "requests": total,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "seconds": duration,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": round(_ms(pct.get("50", "")), 2),
+        "p90_ms": round(_ms(pct.get("90", "")), 2),
+        "p99_ms": round(_ms(pct.get("99", "")), 2),
+        "max_ms": round(_ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)), 2),
+        "client_cpu_ms_per_request": round(cpu * 1000 / max(total, 1), 3),
+        "server_cpu_ms_per_request": round((s1 - s0) * 1000 / max(total, 1), 3) if server_pid else None,
+    }
+
+
+def compare_inline(bank_ref: str, pairs: list[tuple[str, str]], clients: int, duration: float, rounds: int, tmp: Path) -> dict:
+    """Short offline grades on the event loop (as served) against all of them in the thread pool:
+    two servers, wrk on each in turn, `rounds` times; ratio per round, min and median."""
+    ports = {"inline": free_port(), "pool": free_port()}
+    procs = {k: start_server(bank_ref, port, {}, tmp / f"serve-{k}.log", pool_only=(k == "pool")) for k, port in ports.items()}
+    runs: dict[str, list[dict]] = {"inline": [], "pool": []}
+    try:
+        for _ in range(rounds):
+            for k, port in ports.items():
+                runs[k].append(wrk_load(f"http://127.0.0.1:{port}", pairs, clients, duration, tmp, procs[k].pid))
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+    ratios = [a["rps"] / b["rps"] for a, b in zip(runs["inline"], runs["pool"])]
+    summary = {k: {"rps_min": min(r["rps"] for r in v), "rps_median": statistics.median(r["rps"] for r in v),
+                   "p99_median_ms": statistics.median(r["p99_ms"] for r in v),
+                   "server_cpu_ms_median": statistics.median(r["server_cpu_ms_per_request"] for r in v)} for k, v in runs.items()}
+    cpu = [b["server_cpu_ms_per_request"] / a["server_cpu_ms_per_request"] for a, b in zip(runs["inline"], runs["pool"])]
+    return {**summary, "cpu_pool_over_inline_min": round(min(cpu), 3), "cpu_pool_over_inline_median": round(statistics.median(cpu), 3),
+            "ratio_inline_over_pool_min": round(min(ratios), 3),
+            "ratio_inline_over_pool_median": round(statistics.median(ratios), 3), "rounds": rounds}
 
 
 def _run_loop(coro):
@@ -298,16 +398,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=15.0, help="or after this many seconds (default 15)")
     ap.add_argument("--bank", default=None, help="bundled bank name or bank path (default: llm-interview if usable, else built-in)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--driver", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                    help="closed-loop load generator: wrk (default when installed: far less client CPU) or httpx")
+    ap.add_argument("--chars", type=int, default=500,
+                    help="answers cut to this many characters from the dev set (as eval/bench_grade.py; 0: the bank's "
+                         "reference answers, full and halved)")
+    ap.add_argument("--compare-inline", type=int, default=0, metavar="ROUNDS",
+                    help="instead: short grades on the event loop vs in the thread pool, ROUNDS interleaved wrk runs each")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         bank_ref, bank_desc, pairs = pick_bank(args.bank, Path(tmp))
+        if args.chars and args.bank is None and bank_ref == "llm-interview":
+            from bench_grade import answers
+
+            pairs = answers(200, args.chars)
+            bank_desc += f", dev-set answers cut to {args.chars} characters"
+        if args.compare_inline:
+            res = compare_inline(bank_ref, pairs, args.clients, args.duration, args.compare_inline, Path(tmp))
+            print(json.dumps(res) if args.json else
+                  f"{bank_desc}; {args.clients} connections, wrk, {res['rounds']} interleaved rounds of {args.duration:g} s, "
+                  f"1-minute load average {os.getloadavg()[0]:.2f}\n"
+                  f"  event loop for short grades: {res['inline']['rps_median']:.0f} req/s median "
+                  f"(min {res['inline']['rps_min']:.0f}), p99 {res['inline']['p99_median_ms']:.0f} ms\n"
+                  f"  thread pool for every grade: {res['pool']['rps_median']:.0f} req/s median "
+                  f"(min {res['pool']['rps_min']:.0f}), p99 {res['pool']['p99_median_ms']:.0f} ms\n"
+                  f"  requests/s ratio per round: min {res['ratio_inline_over_pool_min']}, median {res['ratio_inline_over_pool_median']}\n"
+                  f"  server CPU per request: event loop {res['inline']['server_cpu_ms_median']} ms, thread pool "
+                  f"{res['pool']['server_cpu_ms_median']} ms (median); pool/loop per round: min {res['cpu_pool_over_inline_min']}, "
+                  f"median {res['cpu_pool_over_inline_median']}")
+            return 0
         baseline = inprocess_rate(bank_ref, pairs)
         port = free_port()
         proc = start_server(bank_ref, port, {}, Path(tmp) / "serve.log")
         base = f"http://127.0.0.1:{port}"
         try:
-            phases = [_run_loop(load(base, pairs, args.clients, args.requests, args.duration))]
+            if args.driver == "wrk":
+                phases = [wrk_load(base, pairs, args.clients, args.duration, Path(tmp))]
+            else:
+                phases = [_run_loop(load(base, pairs, args.clients, args.requests, args.duration))]
             if args.rate > 0:
                 phases.append(_run_loop(load(base, pairs, args.clients, args.requests, args.duration, rate=args.rate)))
         finally:
@@ -340,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in out["phases"]:
             print(f"{p['load']}: {p['requests']} requests in {p['seconds']} s, {p['errors']} errors {p['error_kinds'] or ''}")
             print(f"  {p['rps']} requests/s (HTTP/in-process ratio {p['ratio']}); latency p50 {p['p50_ms']} ms, "
-                  f"p90 {p['p90_ms']} ms, p99 {p['p99_ms']} ms, max {p['max_ms']} ms")
+                  f"p90 {p['p90_ms']} ms, p99 {p['p99_ms']} ms, max {p['max_ms']} ms; "
+                  f"load generator CPU {p['client_cpu_ms_per_request']} ms per request")
         print(f"target ({out['target']}): {'met' if ok else 'NOT met'}")
     return 0 if all(p["errors"] == 0 for p in phases) else 1
 

@@ -464,3 +464,23 @@ schema.config.phases.coverage.enabled = os.environ.get("GRADER_ST_COVERAGE") == 
 )
 def test_schemathesis(case):
     case.call_and_validate()
+
+
+def test_short_offline_grades_skip_the_thread_pool(client, monkeypatch):
+    """A short bank grade runs on the event loop (less CPU per request: eval/bench_api.py
+    --compare-inline); a long answer still goes to the thread pool, so the loop stays free."""
+    import grader.api.app as api_app
+
+    pooled = []
+    real = api_app.run_in_threadpool
+
+    async def spy(fn, *args, **kwargs):
+        pooled.append(fn.__name__)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(api_app, "run_in_threadpool", spy)
+    short = client.post("/v1/grade", json={"question_id": "1", "answer": GOOD_ANSWER, "mode": "fuzzy"})
+    assert short.status_code == 200 and pooled == []
+    long_answer = GOOD_ANSWER + " " + "x" * api_app.INLINE_MAX_CHARS
+    assert client.post("/v1/grade", json={"question_id": "1", "answer": long_answer, "mode": "fuzzy"}).status_code == 200
+    assert pooled == ["grade_sync"]
