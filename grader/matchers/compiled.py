@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..models import Rubric
 from ..text import CJK_RE, LazyPattern, normalize, tokens
-from .aliases import AliasProbe, alias_regex  # noqa: F401 - alias_regex: the pattern of an alias, for callers
+from .aliases import _ALNUM, AliasProbe, alias_regex  # noqa: F401 - alias_regex: the pattern of an alias, for callers
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(
@@ -140,8 +140,10 @@ class CompiledRubric:
         if self._automaton is None:
             self._automaton = _automaton(self.points)
         found: dict[tuple[int, int], set[tuple[int, int]]] = {}
-        for end, (piece, entries) in self._automaton.iter(text):
+        for end, (piece, entries, word_only) in self._automaton.iter(text):
             start = end + 1 - len(piece)
+            if word_only and start and text[start - 1] in _ALNUM:
+                continue  # every alias of this piece is one English word, and this is inside another
             for probe, keys in entries:  # an alias shared by several groups is looked at once
                 if probe.literal:
                     spans = ((start, end + 1),)
@@ -159,7 +161,7 @@ class CompiledRubric:
             self._automaton = _automaton(self.points)
         out: dict[int, list[AliasProbe]] = {}
         seen: set[tuple[int, int]] = set()
-        for _, (_, entries) in self._automaton.iter(text):
+        for _, (_, entries, _) in self._automaton.iter(text):
             for probe, keys in entries:
                 for pi, _ in keys:
                     if (pi, id(probe)) not in seen:
@@ -178,7 +180,8 @@ def _automaton(points: tuple[CompiledPoint, ...]):
                 index.setdefault(probe.piece, {}).setdefault(probe.alias, (probe, []))[1].append((pi, gi))
     automaton = ahocorasick.Automaton()
     for piece, entries in index.items():
-        automaton.add_word(piece, (piece, [(probe, tuple(keys)) for probe, keys in entries.values()]))
+        word_only = all(probe.tails is not None for probe, _ in entries.values())
+        automaton.add_word(piece, (piece, [(probe, tuple(keys)) for probe, keys in entries.values()], word_only))
     automaton.make_automaton()
     return automaton
 
