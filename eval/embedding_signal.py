@@ -25,6 +25,7 @@ Spearman and QWK on the choosing set.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from bisect import bisect_left, bisect_right
 import os
 import pickle
@@ -43,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from agreement import load  # noqa: E402
+from agreement import SETS, load  # noqa: E402
 
 from grader.aggregate import DEFAULT_CALIBRATION, aggregate  # noqa: E402
 from grader.answer import prepare  # noqa: E402
@@ -104,7 +105,13 @@ def targets_of(grader: Grader, row: LabeledRow):
 
 
 def features(name: str, use, grader: Grader) -> list[Answer]:
-    path = CACHE / f"{name}.pkl"
+    # keyed by the grader's code, the rubrics and the data: a changed grader recomputes its grades
+    key = hashlib.sha256()
+    for f in sorted([*(HERE.parent / "grader").rglob("*.py"), *(HERE.parent / "grader").rglob("*.txt"),
+                     *(HERE.parent / "rubrics").rglob("*"), HERE / "data" / SETS[name]]):
+        if f.is_file():
+            key.update(f.read_bytes())
+    path = CACHE / f"{name}-{key.hexdigest()[:16]}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     raw = []
