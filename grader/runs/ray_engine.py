@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,8 @@ except ImportError as exc:  # pragma: no cover - the base install
 OFFLINE_BATCH = 128  # rows per actor call, offline (~0.3 s of work: Ray's per-call cost stays small)
 LLM_BATCH_PER_CALL = 4  # rows per actor call per judge call in flight (llm / hybrid)
 DEFAULT_CONCURRENCY = 8  # judge calls in flight per actor
+
+BLOCK_ROWS = OFFLINE_BATCH  # rows per block read: an actor takes a whole block, so small ones spread the work
 
 GRADED, ERROR, SKIPPED = 0, 1, 2
 
@@ -105,7 +108,7 @@ class RowsSource(FileBasedDatasource):
         try:
             for n_rec in source:
                 buf.append(pickle.dumps(n_rec, protocol=pickle.HIGHEST_PROTOCOL))
-                if len(buf) >= 4096:
+                if len(buf) >= BLOCK_ROWS:
                     yield pa.table({"row": pa.array(buf, pa.binary())})
                     buf = []
         except UnicodeDecodeError:
@@ -165,9 +168,9 @@ class GradeBatch:
         if "row" in batch.column_names:
             numbered = (pickle.loads(b) for b in batch.column("row").to_pylist())
         else:
-            numbered = ((None, {k: v for k, v in rec.items() if v is not None}) for rec in batch.to_pylist())
+            numbered = (("?", {k: v for k, v in rec.items() if v is not None}) for rec in batch.to_pylist())
         for n, row in parse_rows(numbered):
-            rid = row.id if row.id is not None else (f"line-{n}" if n is not None else None)
+            rid = row.id if row.id is not None else (f"line-{n}" if n != "?" else None)
             if self.done is not None and rid is not None and self._is_done(rid):
                 yield rid, None
             elif isinstance(row, RowError):
@@ -249,6 +252,10 @@ def connect(address: str | None) -> None:
     """Join the cluster at `address` (None: $RAY_ADDRESS, else a new local cluster); quiet logs."""
     if not ray.is_initialized():
         kwargs = {} if address else {"include_dashboard": False}
+        if not address and not os.environ.get("RAY_ADDRESS"):
+            # a local cluster for this batch: its workers at the local engine's priority (Ray's 15
+            # lets any other work on the machine take their cores)
+            os.environ.setdefault("RAY_worker_niceness", "0")
         try:
             ray.init(address=address, logging_level=logging.WARNING, **kwargs)
         except ConnectionError as exc:
