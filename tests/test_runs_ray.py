@@ -243,3 +243,13 @@ def test_ray_is_imported_only_by_the_ray_engine():
             "import grader, grader.runs.batch, grader.runs.rows; "
             "assert 'ray' not in sys.modules and 'pyarrow' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_without_the_extra_the_ray_engine_is_a_usage_error_naming_it(tmp_path):
+    inp = write_jsonl(tmp_path / "in.jsonl", rows_of(2))
+    code = ("import sys; sys.modules['ray'] = None; from grader.cli import app; from typer.testing import CliRunner; "
+            f"r = CliRunner().invoke(app, ['batch', {str(inp)!r}, '--out', {str(tmp_path / 'o.jsonl')!r}, '--engine', 'ray']); "
+            "print(r.output); sys.exit(r.exit_code)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert 'pip install "grader[ray]"' in r.stdout + r.stderr
