@@ -102,7 +102,7 @@ def grade(
 
 @app.command()
 def batch(
-    input: Path = typer.Argument(..., metavar="INPUT", help="JSONL ({id, question_id, answer[, bank]} or {id, reference_answer, answer}) or CSV."),
+    input: str = typer.Argument(..., metavar="INPUT", help="JSONL ({id, question_id, answer[, bank]} or {id, reference_answer, answer}) or CSV; with --engine ray also Parquet, a directory or a URI."),
     out: Path = typer.Option(..., "--out", "-o", help="JSONL output; re-running with the same OUT resumes."),
     mode: Optional[str] = ModeOpt,
     bank: Optional[str] = BankOpt,
@@ -121,6 +121,8 @@ def batch(
     poll_interval: float = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between status checks with --via openai-batch."),
     batch_size: int = typer.Option(50000, "--batch-size", min=1, max=50000, help="Requests per OpenAI batch with --via openai-batch."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (a Ray cluster; needs the extra grader[ray])."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster's address (default $RAY_ADDRESS, else a local cluster)."),
 ) -> None:
     """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
     from ..runs.batch import run_batch
@@ -137,19 +139,28 @@ def batch(
     def work():
         if via not in ("direct", "openai-batch"):
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
+        if engine not in ("local", "ray"):
+            raise UsageError(f"unknown --engine {engine!r}: use local or ray")
         grader = Grader(settings, bank=bank)
+        if engine == "ray":
+            if via != "direct":
+                raise UsageError("--engine ray grades directly: drop --via")
+            from ..runs.ray_engine import run_ray_batch
+
+            return run_ray_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers,
+                                 address=address, progress=progress)
         if via == "openai-batch":
             from ..runs.openai_batch import run_openai_batch
 
-            return run_openai_batch(input, out, grader, settings.mode, poll_interval=poll_interval,
+            return run_openai_batch(Path(input), out, grader, settings.mode, poll_interval=poll_interval,
                                     batch_size=batch_size, progress=progress)
-        return run_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
+        return run_batch(Path(input), out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
 
     summary = _run(work)
     run = summary.as_dict()
     stats = _run(lambda: summarize(out, price_in, price_out))
     if report is not None:
-        _run(lambda: write_html(report, run, stats, input))
+        _run(lambda: write_html(report, run, stats, None if input.lower().endswith((".parquet", ".pq")) else Path(input)))
     if summary_json:
         typer.echo(json.dumps({**run, **stats}, ensure_ascii=False))
     else:
