@@ -27,7 +27,8 @@ def print_result(con: Console, r: GradeResult) -> None:
     Plain lines rather than a table: readable in a narrow terminal and cheap to render."""
     where = f"question {r.question_id} ({r.bank})" if r.question_id and r.bank else "ad-hoc reference"
     color = "green" if r.normalized >= 0.7 else "yellow" if r.normalized >= 0.4 else "red"
-    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {r.mode}, coverage {r.coverage:.0%}"]
+    mode = f"[bold yellow]{r.mode} -> fuzzy fallback[/] (the judge was not used)" if "llm_fallback" in r.flags else r.mode
+    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {mode}, coverage {r.coverage:.0%}"]
     if r.flags:
         lines.append("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
     lines.append("")

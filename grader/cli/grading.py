@@ -76,23 +76,57 @@ def grade(
             if not refs[0].strip():
                 raise UsageError("the reference answer is empty: pass the text with --reference or --reference-file")
             answer = _read_text_arg(args[0] if args else None, file, "answer")
-            return Grader(settings).grade_reference(refs[0], answer, question=question, verbose=verbose, alternatives=tuple(refs[1:]))
+            return Grader(settings).grade_reference(refs[0], answer, question=question, verbose=audit, alternatives=tuple(refs[1:]))
         if not args:
             raise UsageError("no question id: run 'grader questions' to list them, or use --reference")
         if len(args) > 2:
             raise UsageError("too many arguments: quote the answer, e.g. grader grade 3 \"RoPE ...\"")
         if file is not None and len(args) > 1:
             raise UsageError("give the answer either as an argument or with --file, not both")
+        g = Grader(settings, bank=bank)
+        _question_first(g, args[0], bank)
         answer = _read_text_arg(args[1] if len(args) > 1 else None, file, "answer")
-        return Grader(settings, bank=bank).grade(args[0], answer, verbose=verbose)
+        return g.grade(args[0], answer, verbose=audit)
 
+    # the judge's details say why it was not used; kept in the output only with --verbose
+    audit = verbose or settings.mode in ("llm", "hybrid")
     result = _run(work)
+    if "llm_fallback" in result.flags:
+        why = (result.details or {}).get("fallback_reason") or "no usable reply"
+        _err_warn(f"the judge was not used ({result.mode} -> fuzzy fallback): {_clip(str(why), 200)}; this grade is "
+                  "fuzzy's (flag llm_fallback, exit 0). Pass --no-fallback to fail instead (exit 1)")
+    if not verbose and result.details is not None:
+        result = result.model_copy(update={"details": None})
     if as_json:
         typer.echo(result.model_dump_json(indent=2, exclude_none=False))
     else:
         from ..render import print_result
 
         print_result(_console(), result)
+
+
+def _err_warn(msg: str) -> None:
+    typer.echo(f"grader: warning: {msg}", err=True)
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _question_first(g, qid: str, bank: Optional[str]) -> None:
+    """An unknown question id that reads like an answer: the id was forgotten, say so."""
+    from ..errors import NotFoundError
+
+    try:
+        g.question(qid, bank)
+    except NotFoundError:
+        text = qid.strip()
+        if len(text) > 12 or any(c.isspace() for c in text) or any(ord(c) > 127 for c in text):
+            shown = text if len(text) <= 40 else text[:39] + "…"
+            raise UsageError(f"{shown!r} is not a question id: give the question id first, e.g. grader grade 4 "
+                             f"\"{shown}\" ('grader questions' lists the ids; --reference grades against your own reference)") from None
+        raise
 
 
 # ------------------------------------------------------------------ batch and eval
@@ -300,5 +334,24 @@ def serve(
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))
+    _run(lambda: _port_free(host, port))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+
+
+def _port_free(host: str, port: int) -> None:
+    """Say a busy port before announcing the server (uvicorn would log it after the banner, exit 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}; pass --host 127.0.0.1 or an address of this machine") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port "
+                             f"(or stop the server already there)") from None
