@@ -86,3 +86,19 @@ def test_judge_not_used_warns_and_says_so_in_the_header(tmp_path):
     r = subprocess.run(grader_command() + ["grade", "4", "x y", "--mode", "llm", "--no-fallback"],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 1
+
+
+def test_feedback_is_in_the_language_of_the_key_points():
+    r = run("grade", "4", "MHA gives every head its own K and V; MQA shares one K/V head across all query heads.", "--json")
+    import json
+
+    feedback = json.loads(r.stdout)["feedback"]
+    assert feedback.startswith("覆盖") and "Covers" not in feedback
+
+
+def test_a_partly_made_reference_reads_as_made_with_the_full_marks_rule_said():
+    r = run("grade", "--reference", "链表插入删除只需修改指针。", "修改指针即可，不用移动元素", env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    out = " ".join(r.stdout.split())
+    assert "partial" in out and "覆盖 1/1 个要点" in out and "覆盖 0/1" not in out
+    assert "40% of the key points' weight; full marks before all of it" in out
