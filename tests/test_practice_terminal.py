@@ -87,6 +87,9 @@ def test_score_and_missed_points_stay_on_a_40_row_screen_and_corrections_show_th
     assert new > old
     child.sendline("r")
     child.expect("reference answer")
+    child.expect("> ")
+    shown = child.before
+    assert "$N$" not in shown and "<strong>" not in shown and "\\text{" not in shown  # rendered, not raw
     child.sendline("q")
     child.expect(pexpect.EOF)
 
@@ -119,3 +122,10 @@ def test_review_reminds_what_was_missed_last_time(env):
     assert "GQA" in reminder  # a point the partial answer did not make
     child.sendline("/quit")
     child.expect(pexpect.EOF)
+
+
+def test_reference_markup_reads_as_text():
+    from grader.practice.views import reference_text
+
+    out = reference_text("让 <strong>所有</strong> 头共享 $N$ 组，$$\\text{KV} = 2 \\times L$$。\n| 方法 | 头数 |\n| --- | --- |\n| MHA | $N$ |")
+    assert out.splitlines() == ["让 [bold]所有[/bold] 头共享 N 组，KV = 2 × L。", "方法 │ 头数", "MHA │ N"]
