@@ -14,21 +14,17 @@ from grader.aggregate import calibrate
 
 from apiutil import GOOD_ANSWER, serve, write_bank
 
-CHROMIUM = Path(os.environ.get("GRADER_TEST_CHROMIUM", "/usr/bin/chromium"))
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set GRADER_TEST_CHROMIUM)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+from browser import launch, need_chromium
+
+sync_api = need_chromium()
 
 pytestmark = pytest.mark.slow
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        b = launch(p)
         yield b
         b.close()
 

@@ -144,7 +144,8 @@ def batch(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
     summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as one JSON object on stdout."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report (charts and the lowest and flagged answers)."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="REPORT.html", help="Write a self-contained HTML report (per student or other column, key points missed per question, every answer with its evidence; sort and filter) and REPORT.csv beside it."),
+    compare: Optional[Path] = typer.Option(None, "--compare", metavar="OLD_OUT", help="With --report: an earlier OUT of the same input; the report shows which answers moved and why."),
     price_in: Optional[float] = typer.Option(None, "--price-in", min=0, help="Price per 1M prompt tokens, for the cost estimate (default $GRADER_PRICE_IN)."),
     price_out: Optional[float] = typer.Option(None, "--price-out", min=0, help="Price per 1M completion tokens (default $GRADER_PRICE_OUT)."),
     via: str = typer.Option("direct", "--via", help="direct | openai-batch (llm/hybrid: through the OpenAI Batch API)."),
@@ -155,7 +156,7 @@ def batch(
     """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
     from ..runs.batch import run_batch
     from ..pipeline import Grader
-    from ..runs.report import print_summary, summarize, write_html
+    from ..runs.report import print_summary, summarize
 
     overrides = {"mode": mode, "model": model, "base_url": base_url}
     if no_cache:
@@ -175,11 +176,22 @@ def batch(
                                     batch_size=batch_size, progress=progress)
         return run_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
 
+    if compare is not None and (report is None or not compare.is_file()):
+        _err("--compare needs --report and an earlier OUT file: grader batch INPUT --out OUT --report R.html --compare OLD_OUT")
+        raise typer.Exit(2)
     summary = _run(work)
     run = summary.as_dict()
     stats = _run(lambda: summarize(out, price_in, price_out))
+    if summary.repeated and summary_json:  # else the summary on stderr names them
+        _err_warn(f"{summary.repeated} row(s) repeat an id given earlier in INPUT and were not graded: "
+                  f"{', '.join(summary.repeated_ids)}; give each row its own id")
+    csv_path = None
     if report is not None:
-        _run(lambda: write_html(report, run, stats, input))
+        from ..runs.report_html import write_report
+
+        run_info = {**run, "mode": settings.mode, "model": settings.model if settings.mode in ("llm", "hybrid") else None,
+                    "input": str(input)}
+        csv_path = _run(lambda: write_report(report, run_info, stats, input, compare))
     if summary_json:
         typer.echo(json.dumps({**run, **stats}, ensure_ascii=False))
     else:
@@ -187,7 +199,7 @@ def batch(
 
         print_summary(Console(stderr=True, highlight=False), run, stats)
         if report is not None:
-            typer.echo(f"report: {report}", err=True)
+            typer.echo(f"report: {report} (and {csv_path})", err=True)
     if summary.interrupted:
         raise typer.Exit(130)
 

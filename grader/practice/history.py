@@ -344,9 +344,8 @@ class History:
         )
 
     def delete(self, attempt_id: int) -> None:
-        """Forget an attempt (practice's `undo`): its points go with it."""
+        """Forget an attempt (practice's `undo`); its points go with it (ON DELETE CASCADE)."""
         with self._write() as db:
-            db.execute("DELETE FROM attempt_points WHERE attempt_id = ?", (attempt_id,))
             db.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))
 
     def correct(self, attempt_id: int, points: dict[str, LearnerVerdict] | None = None, score: float | None = None) -> Attempt:

@@ -13,29 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..render import VERDICT_STYLE
+from ..text import locate
 from .history import Attempt, AttemptPoint
 from .schedule import PointStat, Progress
 
 
 # ------------------------------------------------------------------ rendering (also `history show`)
-
-
-def locate(answer: str, evidence: str) -> tuple[int, int] | None:
-    """Where a quoted evidence span sits in the answer: exactly, ignoring case, or ignoring spacing."""
-    ev = evidence.strip()
-    if not ev:
-        return None
-    i = answer.find(ev)
-    if i >= 0:
-        return i, i + len(ev)
-    i = answer.casefold().find(ev.casefold())
-    if i >= 0 and len(answer.casefold()) == len(answer):
-        return i, i + len(ev)
-    parts = [re.escape(c) for c in re.sub(r"\s+", "", ev)]
-    if not parts or len(parts) > 2000:
-        return None
-    m = re.search(r"\s*".join(parts), answer, re.IGNORECASE)
-    return (m.start(), m.end()) if m else None
 
 
 def marked_answer(answer: str, points: list[AttemptPoint]) -> Text:
