@@ -148,8 +148,8 @@ def test_report_is_self_contained_and_escapes_answers(tmp_path):
     page = rep.read_text(encoding="utf-8")
     doc = _Doc()
     doc.feed(page)
-    # one inline script (sorting, filtering), no image, no stylesheet or script from elsewhere
-    assert doc.tags.get("script", 0) == 1 and doc.tags.get("img", 0) == 0 and doc.tags.get("link", 0) == 0
+    # inline scripts only (sorting and filtering; the key points' texts as JSON), no image, nothing from elsewhere
+    assert doc.tags.get("script", 0) == 2 and doc.tags.get("img", 0) == 0 and doc.tags.get("link", 0) == 0
     local = [u for u in doc.urls if not u.startswith(("href=#", "href=report.csv"))]
     assert local == [] and "http" not in page.replace("http://evil.example", "")
     assert doc.rows >= 10

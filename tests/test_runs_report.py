@@ -4,7 +4,6 @@ click-through, sorting, filtering of 1,000 answers and a phone-width page."""
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -126,16 +125,15 @@ def test_a_thousand_answer_report_opens_and_filters_in_under_a_second(browser, b
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     outside = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith("file:") else None)
-    t0 = time.perf_counter()
     page.goto(big_report.as_uri(), wait_until="load")
-    opened = time.perf_counter() - t0
-    page.fill("#f-text", "s99")
-    t1 = time.perf_counter()
-    page.wait_for_function("() => document.getElementById('f-count').textContent.startsWith('11 of 1000')")
-    filtered = time.perf_counter() - t1
-    # generous bounds (a loaded CI machine): they say the report is usable at this size, not how fast it is
+    # measured by the browser itself: navigation start to the end of the load event (parsing,
+    # styles, layout and the script's first pass), then one filter from the input event to the
+    # rows shown. The bound is the target (a second), generous for a page that takes ~0.2 s here.
+    opened = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000
+    filtered = page.evaluate("""() => { const t0 = performance.now(); const box = document.getElementById('f-text');
+        box.value = 's99'; box.dispatchEvent(new Event('input')); document.body.offsetHeight; return (performance.now() - t0) / 1000; }""")
+    assert page.inner_text("#f-count").startswith("11 of 1000")
     assert opened < 1.0 and filtered < 1.0, (opened, filtered)
-    assert int(page.evaluate("document.body.dataset.filterMs")) < 1000
     assert page.locator("article.answer:not([hidden])").count() == 11
     assert outside == []
     page.close()

@@ -304,8 +304,8 @@ def _answers(data: RunData, answers: dict[str, str]) -> str:
             continue
         answer = answers.get(g.id)
         text = _highlight(answer, g.verdicts, legend) if answer is not None else '<span class="muted">(the answer is not in INPUT any more)</span>'
-        verdicts = "".join(f'<li class="v-{_e(v)}" title="{_e(legend.get(pid, (0, ""))[1])}"><b>{legend.get(pid, (0,))[0]}</b> {_e(v)}'
-                           + (f" {c:.0%}" if v == "partial" else "") + f' <span class="pt">{_e(legend.get(pid, (0, ""))[1])}</span></li>'
+        verdicts = "".join(f'<li class="v-{_e(v)}"><b>{legend.get(pid, (0,))[0]}</b> {_e(v)}'
+                           + (f" {c:.0%}" if v == "partial" else "") + f' <span class="pt" data-p="{_e(pid)}"></span></li>'
                            for pid, v, c, _ in g.verdicts)
         meta = " · ".join(f"{_e(k)}: {_e(v)}" for k, v in g.meta.items())
         sections.append(f'<article class="answer" id="a{n}" {attrs}><h3>{_e(g.id)} <span class="muted">{_e(g.question)}'
@@ -313,7 +313,10 @@ def _answers(data: RunData, answers: dict[str, str]) -> str:
                         f'<div class="ans">{text}</div><ol class="verdicts">{verdicts}</ol><p class="fb">{_e(g.feedback)}</p></article>')
     more = (f'<p class="muted">Sections for the {MAX_SECTIONS} lowest answers; the table and the CSV hold all {len(data.rows)}.</p>'
             if len(data.rows) > MAX_SECTIONS else "")
-    return head + "".join(rows) + '</tbody></table></div></section><section id="sections"><h2>Each answer</h2>' + more + "".join(sections) + "</section>"
+    texts = {k: {pid: t for pid, (_, t, _) in pts.items()} for k, pts in data.points.items()}
+    legend = json.dumps(texts, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>" inside
+    return (head + "".join(rows) + '</tbody></table></div></section><section id="sections"><h2>Each answer</h2>' + more
+            + "".join(sections) + f'</section><script type="application/json" id="legend">{legend}</script>')
 
 
 def _changes(data: RunData, old: dict) -> str:

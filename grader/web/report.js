@@ -6,10 +6,23 @@
   const rows = $$("#answer-table tbody tr");
   const sections = new Map($$("article.answer").map((a) => [a.id, a]));
   const state = { text: "", q: "", flag: "", point: null, meta: null };
-  const haystack = new Map(rows.map((r) => {
-    const a = sections.get(r.querySelector("a").getAttribute("href").slice(1));
-    return [r, (r.textContent + " " + (a ? a.textContent : "")).toLowerCase()];
-  }));
+  let haystack = null;  // the text of each row and its section, read on the first text filter
+  const textOf = (r) => {
+    if (!haystack) haystack = new Map(rows.map((x) => {
+      const a = sections.get(x.querySelector("a").getAttribute("href").slice(1));
+      return [x, (x.textContent + " " + (a ? a.textContent : "")).toLowerCase()];
+    }));
+    return haystack.get(r);
+  };
+
+  // a section's verdicts spelled out (the key points' texts, kept once in the legend)
+  const legend = JSON.parse($("#legend").textContent);
+  function open(a) {
+    if (a.classList.contains("open")) return;
+    const texts = legend[a.dataset.q] || {};
+    for (const s of $$(".pt", a)) s.textContent = texts[s.dataset.p] || "";
+    a.classList.add("open");
+  }
 
   function apply() {
     const t0 = performance.now();
@@ -19,7 +32,7 @@
       let ok = (!state.q || d.q === state.q) && (!state.flag || d.flags.split(" ").includes(state.flag));
       if (ok && state.point) ok = d.q === state.point.q && d.miss.split(" ").includes(state.point.p);
       if (ok && state.meta) ok = d["m-" + state.meta.i] === state.meta.value;
-      if (ok && state.text) ok = haystack.get(r).includes(state.text);
+      if (ok && state.text) ok = textOf(r).includes(state.text);
       r.hidden = !ok;
       const a = sections.get(r.querySelector("a").getAttribute("href").slice(1));
       if (a) a.hidden = !ok;
@@ -45,7 +58,7 @@
       $$(".cell.on").forEach((x) => x.classList.remove("on"));
       c.classList.add("on");
       state.point = { q: c.dataset.q, p: c.dataset.p, n: c.firstChild.textContent };
-      for (const a of sections.values()) a.classList.add("open");
+      for (const a of sections.values()) open(a);
       apply();
     });
   }
@@ -56,7 +69,7 @@
       apply();
     });
   }
-  for (const a of sections.values()) a.addEventListener("dblclick", () => a.classList.toggle("open"));
+  for (const a of sections.values()) a.addEventListener("dblclick", () => (a.classList.contains("open") ? a.classList.remove("open") : open(a)));
 
   // click a column's head to sort by it (numbers as numbers); again to reverse
   for (const table of $$("table.sortable")) {
@@ -76,5 +89,5 @@
       }
     }));
   }
-  apply();
+  $("#f-count").textContent = rows.length + " answers";
 })();
