@@ -52,9 +52,9 @@ def _plain_help() -> None:
 
 
 def _close_only(init):
-    from difflib import SequenceMatcher
-
     def __init__(self, option_name, message=None, possibilities=None, ctx=None):
+        from difflib import SequenceMatcher  # only when an option is unknown
+
         close = [p for p in possibilities or () if SequenceMatcher(None, option_name, p).ratio() >= 0.8]
         init(self, option_name, message, close or None, ctx)
 

@@ -176,33 +176,9 @@ class Session:
         self.remind(q.id)
         self.con.print(f"[dim]{END_HELP} {SKIP_HELP}[/]")
         self.con.file.flush()
-        kind, text = read_answer(self.lines)
-        if kind in ("quit", "eof"):
-            return "quit"
-        if kind == "skip":
-            self.con.print("[dim]Skipped.[/]")
-            return "skip"
-        while not text:
-            self.con.print("Nothing written. Record this question as not known (score 0)? [bold]y[/] yes · "
-                           "[bold]Enter[/] write an answer after all · [bold]/skip[/] · [bold]/quit[/]")
-            self.con.print("> ", end="")
-            self.con.file.flush()
-            reply = self.lines.read()
-            if reply is None or reply.strip() == "/quit":
-                return "quit"
-            if reply.strip().lower() in ("y", "yes"):
-                self.con.print("[dim]Recorded as not known.[/]")
-                break
-            if reply.strip() == "/skip":
-                self.con.print("[dim]Skipped.[/]")
-                return "skip"
-            self.con.print(f"[dim]{END_HELP}[/]")
-            kind, text = read_answer(self.lines)
-            if kind in ("quit", "eof"):
-                return "quit"
-            if kind == "skip":
-                self.con.print("[dim]Skipped.[/]")
-                return "skip"
+        kind, text = self.read()
+        if kind != "answer":
+            return kind
         try:
             result = self.grader.grade(q.id, text, mode=self.mode)
         except GraderError as exc:  # e.g. the judge failed with no fallback: give the answer back
@@ -230,6 +206,33 @@ class Session:
             saved = f"Saved as attempt #{attempt.id}. " if stored and attempt.id else ""
             self.con.print(f"[dim]{saved}Next review of question {q.id}: {r.due.isoformat()} ({when}).[/]")
         return action
+
+    def read(self) -> tuple[str, str]:
+        """("answer", text) | ("skip", "") | ("quit", ""). Nothing written asks first: `y` records the
+        question as not known (an empty answer, score 0); Enter goes back to writing."""
+        while True:
+            kind, text = read_answer(self.lines)
+            if kind in ("quit", "eof"):
+                return "quit", ""
+            if kind == "skip":
+                self.con.print("[dim]Skipped.[/]")
+                return "skip", ""
+            if text:
+                return "answer", text
+            self.con.print("Nothing written. Record this question as not known (score 0)? [bold]y[/] yes · "
+                           "[bold]Enter[/] write an answer after all · [bold]/skip[/] · [bold]/quit[/]")
+            self.con.print("> ", end="")
+            self.con.file.flush()
+            line = self.lines.read()
+            reply = "/quit" if line is None else line.strip()  # end of input: the session ends
+            if reply.lower() in ("y", "yes"):
+                self.con.print("[dim]Recorded as not known.[/]")
+                return "answer", ""
+            if reply in ("/quit", "/skip"):
+                if reply == "/skip":
+                    self.con.print("[dim]Skipped.[/]")
+                return reply[1:], ""
+            self.con.print(f"[dim]{END_HELP}[/]")
 
     def remind(self, qid: str) -> None:
         """What the last attempt at this question missed: what to make this time."""

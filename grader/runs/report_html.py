@@ -304,19 +304,33 @@ def _answers(data: RunData, answers: dict[str, str]) -> str:
             continue
         answer = answers.get(g.id)
         text = _highlight(answer, g.verdicts, legend) if answer is not None else '<span class="muted">(the answer is not in INPUT any more)</span>'
-        verdicts = "".join(f'<li class="v-{_e(v)}"><b>{legend.get(pid, (0,))[0]}</b> {_e(v)}'
-                           + (f" {c:.0%}" if v == "partial" else "") + f' <span class="pt" data-p="{_e(pid)}"></span></li>'
-                           for pid, v, c, _ in g.verdicts)
+        verdicts = _verdict_line(g.verdicts, legend)
         meta = " · ".join(f"{_e(k)}: {_e(v)}" for k, v in g.meta.items())
         sections.append(f'<article class="answer" id="a{n}" {attrs}><h3>{_e(g.id)} <span class="muted">{_e(g.question)}'
                         f'{" · " + meta if meta else ""}</span> <b class="sc">{g.score:.2f}</b> {_flag_chips(g.flags)}</h3>'
-                        f'<div class="ans">{text}</div><ol class="verdicts">{verdicts}</ol><p class="fb">{_e(g.feedback)}</p></article>')
+                        f'<div class="ans">{text}</div>{verdicts}<p class="fb">{_e(g.feedback)}</p></article>')
     more = (f'<p class="muted">Sections for the {MAX_SECTIONS} lowest answers; the table and the CSV hold all {len(data.rows)}.</p>'
             if len(data.rows) > MAX_SECTIONS else "")
     texts = {k: {pid: t for pid, (_, t, _) in pts.items()} for k, pts in data.points.items()}
     legend = json.dumps(texts, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>" inside
     return (head + "".join(rows) + '</tbody></table></div></section><section id="sections"><h2>Each answer</h2>' + more
             + "".join(sections) + f'</section><script type="application/json" id="legend">{legend}</script>')
+
+
+_GROUPS = (("covered", "covered"), ("partial", "partly"), ("missing", "missed"), ("contradicted", "contradicted"), ("unscored", "not judged"))
+
+
+def _verdict_line(verdicts: list, legend: dict) -> str:
+    """The verdicts in one line ("covered 1 2 5 · missed 3 4"); a click in the grid (or a double
+    click) spells them out from `data-v` (point id, verdict, credit) and the legend."""
+    nums = {pid: legend.get(pid, (0,))[0] for pid, _, _, _ in verdicts}
+    parts = []
+    for verdict, word in _GROUPS:
+        mine = [f"{nums[pid]}" + (f" ({c:.0%})" if verdict == "partial" else "") for pid, v, c, _ in verdicts if v == verdict]
+        if mine:
+            parts.append(f'<span class="v-{verdict}">{word} {", ".join(mine)}</span>')
+    code = " ".join(f"{pid}={v}={c:g}" for pid, v, c, _ in verdicts)
+    return f'<p class="vd" data-v="{_e(code)}">{" ".join(parts)}</p>'
 
 
 def _changes(data: RunData, old: dict) -> str:

@@ -19,8 +19,24 @@
   const legend = JSON.parse($("#legend").textContent);
   function open(a) {
     if (a.classList.contains("open")) return;
-    const texts = legend[a.dataset.q] || {};
-    for (const s of $$(".pt", a)) s.textContent = texts[s.dataset.p] || "";
+    const texts = legend[a.dataset.q] || {}, ids = Object.keys(texts);
+    const vd = $(".vd", a);
+    if (vd && !$("ol.verdicts", a)) {
+      const ol = document.createElement("ol");
+      ol.className = "verdicts";
+      for (const item of vd.dataset.v.split(" ").filter(Boolean)) {
+        const [pid, v, c] = item.split("=");
+        const li = document.createElement("li");
+        li.className = "v-" + v;
+        const num = document.createElement("b"), pt = document.createElement("span");
+        num.textContent = String(ids.indexOf(pid) + 1);
+        pt.className = "pt";
+        pt.textContent = texts[pid] || pid;
+        li.append(num, " " + v + (v === "partial" ? " " + Math.round(+c * 100) + "%" : "") + " ", pt);
+        ol.append(li);
+      }
+      vd.after(ol);
+    }
     a.classList.add("open");
   }
 
