@@ -26,9 +26,10 @@ from ..pipeline import Grader, grade_flow, shared_client_of
 
 
 class Row(BaseModel):
-    """One input row. Extra columns are kept out of grading (e.g. a human score)."""
+    """One input row. Extra columns are kept out of grading (e.g. a human score) and travel to OUT
+    as the row's `meta` (a student, a class: what a report groups by)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1)
     answer: str
@@ -47,6 +48,12 @@ class Row(BaseModel):
         if refs and self.reference_answer is None:
             self.reference_answer = refs[0]
         return self
+
+    @property
+    def meta(self) -> dict | None:
+        """The row's other columns with a plain value (text, number, true/false), as given."""
+        extra = {k: v for k, v in (self.model_extra or {}).items() if isinstance(v, (str, int, float, bool))}
+        return extra or None
 
     @property
     def alternatives(self) -> tuple[str, ...]:
@@ -135,10 +142,11 @@ class Item(NamedTuple):
     reference_answer: str | None
     question: str | None
     alternatives: tuple[str, ...]
+    meta: dict | None = None
 
 
 def item_of(rid: str, row: Row) -> Item:
-    return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
+    return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives, row.meta)
 
 
 # Where a row is graded against, in a mode: a bank question, or a rubric built from its own
