@@ -76,11 +76,16 @@ def head(src: Path, dst: Path, n: int) -> None:
 
 
 def run(inp: Path, out: Path, mode: str = "fuzzy", workers: str = "auto", conc: int = 8, url: str = "-") -> dict:
+    return run_script(RUNNER, inp, out, mode, workers, conc, url)
+
+
+def run_script(runner: str, inp: Path, out: Path, *args) -> dict:
+    """`runner` in a fresh process over INPUT into a new OUT; its last line of JSON, with `rate`."""
     out.unlink(missing_ok=True)
-    r = subprocess.run([sys.executable, "-c", RUNNER, str(inp), str(out), mode, workers, str(conc), url],
+    r = subprocess.run([sys.executable, "-c", runner, str(inp), str(out), *map(str, args)],
                        capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
-        raise SystemExit(r.stderr)
+        raise SystemExit(r.stderr[-3000:])
     d = json.loads(r.stdout.strip().splitlines()[-1])
     d["rate"] = d["graded"] / d["wall"]
     return d

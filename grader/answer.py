@@ -85,3 +85,10 @@ def language_of(text: str, normalized: bool = False) -> str:
     from .text import cjk_ratio
 
     return "zh" if cjk_ratio(text if normalized else normalize(text)) >= 0.2 else "en"
+
+
+def rubric_language(question) -> str:
+    """The language of a question's rubric (its key points, else its question): feedback lists the
+    key points, so it is written in theirs, whatever the answer's language."""
+    text = " ".join(p.text for p in question.rubric.points) or question.question
+    return language_of(text)

@@ -10,7 +10,7 @@ _FEEDBACK = {
         "empty": "没有可评分的内容：请写出你的回答。",
         "off_topic": "回答与题目无关：请针对题目作答。",
         "covers": "覆盖 {n}/{total} 个要点",
-        "partly": "，部分覆盖 {n} 个",
+        "partly": "（其中 {n} 个部分覆盖）",
         "wrong": "与要点相反的说法：",
         "add": "可以补充：",
         "sep": "；",
@@ -22,7 +22,7 @@ _FEEDBACK = {
         "empty": "Nothing to grade: write your answer.",
         "off_topic": "The answer does not address the question.",
         "covers": "Covers {n}/{total} key points",
-        "partly": ", {n} partly",
+        "partly": " ({n} of them partly)",
         "wrong": " States the opposite of: ",
         "add": " Consider adding: ",
         "sep": "; ",
@@ -49,7 +49,8 @@ def write_feedback(points: list[PointResult], flags: list[str], lang: str, model
     wrong = [p.text for p in points if p.verdict == "contradicted"]
     missing = [p.text for p in points if p.verdict == "missing"]
     claims = lambda texts: t["sep"].join(x.rstrip("。.；;，, ") for x in texts[:3]) + t["end"]  # noqa: E731
-    parts = [t["covers"].format(n=covered, total=len(points)) + (t["partly"].format(n=partial) if partial else "") + t["end"]]
+    # a partly made point is made: "0/1 key points" beside a score of 9 read as a contradiction
+    parts = [t["covers"].format(n=covered + partial, total=len(points)) + (t["partly"].format(n=partial) if partial else "") + t["end"]]
     if wrong:
         parts.append(t["wrong"] + claims(wrong))
     if missing:

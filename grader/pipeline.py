@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate, calibrate
-from .answer import PreparedAnswer, is_empty, language_of, prepare
+from .answer import PreparedAnswer, is_empty, prepare, rubric_language
 from .banks import load_bank, load_question
 from .errors import UsageError
 from .feedback import write_feedback
@@ -82,8 +82,7 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
     if outcome is not None and outcome.model_feedback is not None:
         feedback = write_feedback(points, flags, outcome.lang, outcome.model_feedback)
     else:
-        lang = language_of(prepared.norm, normalized=True) if prepared.segments else language_of(question.question)
-        feedback = write_feedback(points, flags, lang)
+        feedback = write_feedback(points, flags, rubric_language(question))
     score, raw_score = agg.score, None
     scale = question.scales.get(mode)
     if scale:  # the user's own scale (`grader calibrate`), after the rubric's calibration

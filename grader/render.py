@@ -26,12 +26,22 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
+def raw_share(r: GradeResult) -> str:
+    """A rubric that gives full marks before every point is made (an ad-hoc reference's): the
+    share of the points' weight the answer made, beside the coverage that the score reads."""
+    scored = [p for p in r.points if p.verdict != "unscored"]
+    total = sum(p.weight for p in scored)
+    raw = sum(p.weight * p.credit for p in scored) / total if total else 0.0
+    return f" ({raw:.0%} of the key points' weight; full marks before all of it)" if r.coverage > raw + 0.005 else ""
+
+
 def print_result(con: Console, r: GradeResult) -> None:
     """Score, then each key point on its own line with its evidence under it, then what is missing.
     Plain lines rather than a table: readable in a narrow terminal and cheap to render."""
     where = f"question {r.question_id} ({r.bank})" if r.question_id and r.bank else "ad-hoc reference"
     color = "green" if r.normalized >= 0.7 else "yellow" if r.normalized >= 0.4 else "red"
-    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {r.mode}, coverage {r.coverage:.0%}"]
+    mode = f"[bold yellow]{r.mode} -> fuzzy fallback[/] (the judge was not used)" if "llm_fallback" in r.flags else r.mode
+    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {mode}, coverage {r.coverage:.0%}{raw_share(r)}"]
     if r.flags:
         lines.append("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
     lines.append("")

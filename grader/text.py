@@ -241,3 +241,21 @@ def has_content(norm: str) -> bool:
 def claim_length(text: str) -> int:
     """Length in English-equivalent characters: a Chinese character says about as much as three."""
     return len(text) + 2 * len(CJK_RE.findall(text))
+
+
+def locate(answer: str, evidence: str) -> tuple[int, int] | None:
+    """Where a quoted evidence span sits in the answer: exactly, ignoring case, or ignoring spacing."""
+    ev = evidence.strip()
+    if not ev:
+        return None
+    i = answer.find(ev)
+    if i >= 0:
+        return i, i + len(ev)
+    i = answer.casefold().find(ev.casefold())
+    if i >= 0 and len(answer.casefold()) == len(answer):
+        return i, i + len(ev)
+    parts = [re.escape(c) for c in re.sub(r"\s+", "", ev)]
+    if not parts or len(parts) > 2000:
+        return None
+    m = re.search(r"\s*".join(parts), answer, re.IGNORECASE)
+    return (m.start(), m.end()) if m else None

@@ -68,7 +68,8 @@ def test_session_through_stdin_of_the_installed_script(hist, tmp_path):
                  "Your score: 6 / 10", "Saved as attempt #1", "Next review of question 4"):
         assert part in out, part
     assert re.search(r"\[\d+(,\d+)*\]", out)  # evidence marked inside the answer with the point numbers
-    assert out.index("Covered") < out.index("Missed") < out.index("reference answer")
+    # the reference first, then the points and the score: what stays above the prompt is what was missed
+    assert out.index("reference answer") < out.index("Covered") < out.index("Missed") < out.index(f"Score {_score_4():g} / 10")
 
     listed = json.loads(script_run(["history", "--json"], "", hist, tmp_path).stdout)
     assert len(listed) == 1
@@ -123,9 +124,9 @@ def test_ctrl_d_ends_an_answer_and_the_session(hist):
 
 
 def test_empty_answer_is_recorded_as_not_known_and_continue_picks_the_next(hist):
-    r = run("practice", "-q", "5", input=".\n\nq\n")
+    r = run("practice", "-q", "5", input=".\ny\n\nq\n")  # confirmed: stray Enters are no attempt
     assert r.exit_code == 0, r.output
-    assert "recorded as not known" in r.stdout and "Score 0 / 10" in r.stdout
+    assert "Recorded as not known" in r.stdout and "Score 0 / 10" in r.stdout
     assert "Question 1 · new" in r.stdout  # Enter went on to the next question
     assert json.loads(run("history", "--json").stdout)[0]["score"] == 0
 

@@ -26,3 +26,23 @@ def test_the_first_command_prints_what_the_readme_shows():
         return [l for l in lines[at + 1 :] if l.startswith("  - ")]
 
     assert missing(printed) == missing(shown.splitlines())
+
+
+def test_ci_runs_the_readmes_test_command():
+    text = README.read_text(encoding="utf-8")
+    command = re.search(r"```\n([^\n]*\.venv/bin/pytest)\n```", text).group(1)
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci == command
+
+
+def test_the_screenshots_the_readme_shows_exist():
+    import sys
+
+    sys.path.insert(0, str(README.parent / "eval"))
+    from screenshots import OUT, SHOTS
+
+    text = README.read_text(encoding="utf-8")
+    for name in SHOTS:
+        assert f"(docs/screenshots/{name})" in text, name
+        data = (OUT / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name

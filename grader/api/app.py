@@ -18,12 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..authoring.adhoc import question_from_reference
 from ..banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve_bank_path
-from ..errors import GraderError, NotFoundError, TooLargeError, UnauthorizedError
+from ..errors import GraderError, JudgeConfigError, NotFoundError, TooLargeError, UnauthorizedError
 from ..models import OFFLINE_MODES, Bank, GradeResult, Question
 from ..pipeline import Grader
 from ..runs.rows import agrade_row, grade_row
 from ..settings import Settings
 from .config import ApiConfig, _served_modes
+from .docs import install_docs
+from .explain import with_terms
 from .http import ErrorResponse, GuardMiddleware, _error_type, _MAX_MESSAGE, install_error_handlers
 from .schemas import (
     BankList, BankSummary, BatchItemResult, BatchResponse, Health, ItemError, QuestionDetail, QuestionList,
@@ -112,6 +114,8 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     GradeRequest, BatchItem, BatchRequest = _request_models(modes, default_mode, config.max_batch_items)
 
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="grader",
         version=__version__,
         description="Grade written answers against key-point rubrics. Errors are `{\"error\": {\"type\", \"message\"}}`.",
@@ -168,6 +172,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             max_body_bytes=config.max_body_bytes,
             max_batch_items=config.max_batch_items,
             auth=server_key is not None,
+            judge=bool(settings.model),
         )
 
     @v1.get("/banks", response_model=BankList, tags=["banks"])
@@ -211,33 +216,49 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
         b = registry.load(req.bank)
         return get_question(b, req.question_id), b.name
 
-    def grade_sync(req: BaseModel) -> GradeResult:
-        """One request -> GradeResult; raises GraderError for the caller's mistakes."""
+    def grade_sync(req: BaseModel, seen: Optional[list] = None) -> GradeResult:
+        """One request -> GradeResult; raises GraderError for the caller's mistakes. `seen` gets the
+        question graded against."""
         check_sizes(req)
-        return grade_row(grader, req, req.mode or default_mode, resolve=target)
+
+        def resolve(r, mode):
+            found = target(r, mode)
+            if seen is not None:
+                seen.append(found[0])
+            return found
+
+        return grade_row(grader, req, req.mode or default_mode, resolve=resolve)
 
     judge_clients: list = []  # one JudgeClient for the app: connections are reused across requests
 
-    async def grade_one(req: BaseModel) -> GradeResult:
+    async def grade_one(req: BaseModel, seen: Optional[list] = None) -> GradeResult:
         mode = req.mode or default_mode
         if mode in OFFLINE_MODES:
             if req.reference_answer is None and len(req.answer) <= INLINE_MAX_CHARS:
-                return grade_sync(req)  # a short bank grade: less CPU than the hop to a worker thread
+                return grade_sync(req, seen)  # a short bank grade: less CPU than the hop to a worker thread
             # a 20,000-character answer takes ~100 ms, a reference's rubric is built: keep the loop free
-            return await run_in_threadpool(grade_sync, req)
+            return await run_in_threadpool(grade_sync, req, seen)
         check_sizes(req)
+        if not settings.model:
+            raise JudgeConfigError(f"this server has no judge model, so mode {mode} is not available: grade with "
+                                   f"{' or '.join(m for m in modes if m in OFFLINE_MODES) or 'fuzzy'}, or ask the "
+                                   "server's operator to start it with GRADER_MODEL set")
         from ..llm.client import JudgeClient
 
         if not judge_clients:
             judge_clients.append(JudgeClient(settings))
         question, bank_name = await run_in_threadpool(target, req, mode)
+        if seen is not None:
+            seen.append(question)
         return await agrade_row(grader, req, mode, judge_clients[0], resolve=lambda _req, _mode: (question, bank_name))
 
     @v1.post("/grade", response_model=GradeResult, responses=grade_errors, tags=["grading"])
     async def grade(req: GradeRequest) -> Response:  # type: ignore[valid-type]
-        result = await grade_one(req)
-        # Serialised once by pydantic; the result was built by the pipeline as a GradeResult.
-        return Response(result.model_dump_json(), media_type="application/json")
+        seen: list = []
+        result = await grade_one(req, seen)
+        # Serialised once by pydantic; the result was built by the pipeline as a GradeResult. Each
+        # point says which of its terms the evidence holds (`terms`: why it matched).
+        return Response(with_terms(result, seen[0] if seen else None), media_type="application/json")
 
     async def batch_item(i: int, item: BaseModel) -> BatchItemResult:
         item_id = item.id if item.id is not None else i
@@ -261,6 +282,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
         return Response(resp.model_dump_json(), media_type="application/json")
 
     app.include_router(v1)
+    install_docs(app)
 
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

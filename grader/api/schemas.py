@@ -58,6 +58,7 @@ class ServerInfo(BaseModel):
     max_body_bytes: int
     max_batch_items: int
     auth: bool = Field(description="True when requests to /v1 need a bearer token.")
+    judge: bool = Field(False, description="True when a judge model is configured: llm and hybrid can be graded.")
 
 
 class Health(BaseModel):

@@ -78,17 +78,27 @@ def grade(
             if not refs[0].strip():
                 raise UsageError("the reference answer is empty: pass the text with --reference or --reference-file")
             answer = _read_text_arg(args[0] if args else None, file, "answer")
-            return Grader(settings).grade_reference(refs[0], answer, question=question, verbose=verbose, alternatives=tuple(refs[1:]))
+            return Grader(settings).grade_reference(refs[0], answer, question=question, verbose=audit, alternatives=tuple(refs[1:]))
         if not args:
             raise UsageError("no question id: run 'grader questions' to list them, or use --reference")
         if len(args) > 2:
             raise UsageError("too many arguments: quote the answer, e.g. grader grade 3 \"RoPE ...\"")
         if file is not None and len(args) > 1:
             raise UsageError("give the answer either as an argument or with --file, not both")
+        g = Grader(settings, bank=bank)
+        _question_first(g, args[0], bank)
         answer = _read_text_arg(args[1] if len(args) > 1 else None, file, "answer")
-        return Grader(settings, bank=bank).grade(args[0], answer, verbose=verbose)
+        return g.grade(args[0], answer, verbose=audit)
 
+    # the judge's details say why it was not used; kept in the output only with --verbose
+    audit = verbose or settings.mode in ("llm", "hybrid")
     result = _run(work)
+    if "llm_fallback" in result.flags:
+        why = (result.details or {}).get("fallback_reason") or "no usable reply"
+        _err_warn(f"the judge was not used ({result.mode} -> fuzzy fallback): {_clip(str(why), 200)}; this grade is "
+                  "fuzzy's (flag llm_fallback, exit 0). Pass --no-fallback to fail instead (exit 1)")
+    if not verbose and result.details is not None:
+        result = result.model_copy(update={"details": None})
     if as_json:
         typer.echo(result.model_dump_json(indent=2, exclude_none=False))
     else:
@@ -97,12 +107,36 @@ def grade(
         print_result(_console(), result)
 
 
+def _err_warn(msg: str) -> None:
+    typer.echo(f"grader: warning: {msg}", err=True)
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _question_first(g, qid: str, bank: Optional[str]) -> None:
+    """An unknown question id that reads like an answer: the id was forgotten, say so."""
+    from ..errors import NotFoundError
+
+    try:
+        g.question(qid, bank)
+    except NotFoundError:
+        text = qid.strip()
+        if len(text) > 12 or any(c.isspace() for c in text) or any(ord(c) > 127 for c in text):
+            shown = text if len(text) <= 40 else text[:39] + "…"
+            raise UsageError(f"{shown!r} is not a question id: give the question id first, e.g. grader grade 4 "
+                             f"\"{shown}\" ('grader questions' lists the ids; --reference grades against your own reference)") from None
+        raise
+
+
 # ------------------------------------------------------------------ batch and eval
 
 
 @app.command()
 def batch(
-    input: Path = typer.Argument(..., metavar="INPUT", help="JSONL ({id, question_id, answer[, bank]} or {id, reference_answer, answer}) or CSV."),
+    input: str = typer.Argument(..., metavar="INPUT", help="JSONL ({id, question_id, answer[, bank]} or {id, reference_answer, answer}) or CSV; with --engine ray also Parquet, a directory or a URI."),
     out: Path = typer.Option(..., "--out", "-o", help="JSONL output; re-running with the same OUT resumes."),
     mode: Optional[str] = ModeOpt,
     bank: Optional[str] = BankOpt,
@@ -114,18 +148,21 @@ def batch(
     n_examples: Optional[int] = NExamplesOpt,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
     summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as one JSON object on stdout."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report (charts and the lowest and flagged answers)."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="REPORT.html", help="Write a self-contained HTML report (per student or other column, key points missed per question, every answer with its evidence; sort and filter) and REPORT.csv beside it."),
+    compare: Optional[Path] = typer.Option(None, "--compare", metavar="OLD_OUT", help="With --report: an earlier OUT of the same input; the report shows which answers moved and why."),
     price_in: Optional[float] = typer.Option(None, "--price-in", min=0, help="Price per 1M prompt tokens, for the cost estimate (default $GRADER_PRICE_IN)."),
     price_out: Optional[float] = typer.Option(None, "--price-out", min=0, help="Price per 1M completion tokens (default $GRADER_PRICE_OUT)."),
     via: str = typer.Option("direct", "--via", help="direct | openai-batch (llm/hybrid: through the OpenAI Batch API)."),
     poll_interval: float = typer.Option(30.0, "--poll-interval", min=0.0, help="Seconds between status checks with --via openai-batch."),
     batch_size: int = typer.Option(50000, "--batch-size", min=1, max=50000, help="Requests per OpenAI batch with --via openai-batch."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    engine: str = typer.Option("local", "--engine", help="local | ray (a Ray cluster; needs the extra grader[ray])."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster's address (default $RAY_ADDRESS, else a local cluster)."),
 ) -> None:
     """Grade many answers; one JSON line per input row in OUT. Ctrl-C stops cleanly (exit 130); run again to resume."""
     from ..runs.batch import run_batch
     from ..pipeline import Grader
-    from ..runs.report import print_summary, summarize, write_html
+    from ..runs.report import print_summary, summarize
 
     overrides = {"mode": mode, "model": model, "base_url": base_url, "examples": examples, "n_examples": n_examples}
     if no_cache:
@@ -137,19 +174,40 @@ def batch(
     def work():
         if via not in ("direct", "openai-batch"):
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
+        if engine not in ("local", "ray"):
+            raise UsageError(f"unknown --engine {engine!r}: use local or ray")
         grader = Grader(settings, bank=bank)
+        if engine == "ray":
+            if via != "direct":
+                raise UsageError("--engine ray grades directly: drop --via")
+            from ..runs.ray_engine import run_ray_batch
+
+            return run_ray_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers,
+                                 address=address, progress=progress)
         if via == "openai-batch":
             from ..runs.openai_batch import run_openai_batch
 
-            return run_openai_batch(input, out, grader, settings.mode, poll_interval=poll_interval,
+            return run_openai_batch(Path(input), out, grader, settings.mode, poll_interval=poll_interval,
                                     batch_size=batch_size, progress=progress)
-        return run_batch(input, out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
+        return run_batch(Path(input), out, grader, settings.mode, concurrency=concurrency, workers=workers, progress=progress)
 
+    if compare is not None and (report is None or not compare.is_file()):
+        _err("--compare needs --report and an earlier OUT file: grader batch INPUT --out OUT --report R.html --compare OLD_OUT")
+        raise typer.Exit(2)
     summary = _run(work)
     run = summary.as_dict()
     stats = _run(lambda: summarize(out, price_in, price_out))
+    if summary.repeated and summary_json:  # else the summary on stderr names them
+        _err_warn(f"{summary.repeated} row(s) repeat an id given earlier in INPUT and were not graded: "
+                  f"{', '.join(summary.repeated_ids)}; give each row its own id")
+    csv_path = None
     if report is not None:
-        _run(lambda: write_html(report, run, stats, input))
+        from ..runs.report_html import write_report
+
+        run_info = {**run, "mode": settings.mode, "model": settings.model if settings.mode in ("llm", "hybrid") else None,
+                    "input": str(input)}
+        answers_from = None if input.lower().endswith((".parquet", ".pq")) or "://" in input else Path(input)
+        csv_path = _run(lambda: write_report(report, run_info, stats, answers_from, compare))
     if summary_json:
         typer.echo(json.dumps({**run, **stats}, ensure_ascii=False))
     else:
@@ -157,7 +215,7 @@ def batch(
 
         print_summary(Console(stderr=True, highlight=False), run, stats)
         if report is not None:
-            typer.echo(f"report: {report}", err=True)
+            typer.echo(f"report: {report} (and {csv_path})", err=True)
     if summary.interrupted:
         raise typer.Exit(130)
 
@@ -362,6 +420,7 @@ def serve(
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))  # checks the configuration before serving
+    _run(lambda: _port_free(host, port))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     # uvicorn takes uvloop and httptools when they are installed (loop="auto", http="auto")
     options = dict(host=host, port=port, log_level="info", server_header=False, access_log=access_log)
@@ -371,3 +430,21 @@ def serve(
         uvicorn.run("grader.api:create_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(application, **options)
+
+
+def _port_free(host: str, port: int) -> None:
+    """Say a busy port before announcing the server (uvicorn would log it after the banner, exit 3)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}; pass --host 127.0.0.1 or an address of this machine") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port "
+                             f"(or stop the server already there)") from None

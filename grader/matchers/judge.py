@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from ..answer import PreparedAnswer, language_of
+from ..answer import PreparedAnswer, rubric_language
 from ..errors import FormatRejected, JudgeConfigError, JudgeError, ReplyError
 from ..llm.chat import ChatRequest
 from ..llm.prompts import build_messages, load_template, prompt_version
@@ -151,7 +151,7 @@ class _Plan:
 
 
 def _plan(question, compiled, prepared, mode, settings, model, base_url) -> _Plan:
-    lang = language_of(prepared.original)
+    lang = rubric_language(question)  # feedback names key points: in their language
     # the lexical guards run in every judge mode: a bare list of terms keeps STUFFED_CREDIT of what
     # the judge grants (dev set, llm: keyword lists 3.5 against people's 1.9 without it)
     lex = lexical(compiled, prepared, fuzzy=True)

@@ -343,6 +343,11 @@ class History:
             [(p.learner_verdict, attempt.id, p.id) for p in attempt.points],
         )
 
+    def delete(self, attempt_id: int) -> None:
+        """Forget an attempt (practice's `undo`); its points go with it (ON DELETE CASCADE)."""
+        with self._write() as db:
+            db.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))
+
     def correct(self, attempt_id: int, points: dict[str, LearnerVerdict] | None = None, score: float | None = None) -> Attempt:
         attempt = self.get(attempt_id)
         attempt.correct(points, score)

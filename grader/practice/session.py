@@ -10,8 +10,9 @@ it and a script (or a test) drives it through a pipe the same way.
     -> show the score, the answer with the evidence marked, covered and missed points, the reference
     -> read corrections ("c 3", "m 2", "s 6") until Enter (next question) or "q" (quit)
 
-An empty answer is recorded as "did not know" (score 0): for spaced repetition that is the most
-useful attempt of all.
+An empty answer is recorded as "did not know" (score 0) once the learner confirms it (stray Enters
+are not an attempt): for spaced repetition that is the most useful attempt of all. `u` takes back
+the attempt just graded.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ END_HELP = 'End your answer with a line holding only "." (or two empty lines, or
 SKIP_HELP = "Type /skip to skip this question, /quit to stop."
 AGREE_HELP = (
     "Disagree? [bold]c N[/] point N was covered · [bold]m N[/] point N was missed · "
-    "[bold]s X[/] your own score (0-10)\n[bold]Enter[/] next question · [bold]q[/] quit"
+    "[bold]s X[/] your own score (0-10) · [bold]u[/] undo this attempt · [bold]r[/] reference answer\n"
+    "[bold]Enter[/] next question · [bold]q[/] quit"
 )
+REFERENCE_LINES = 12  # shown after a grade; the rest on `r`, so the score stays on a 40-row screen
 
 
 class Lines:
@@ -170,16 +173,12 @@ class Session:
         why = {"due": pick.detail, "weakest": f"weakest ({pick.detail})", "chosen": "your choice"}.get(pick.reason, pick.reason)
         self.con.rule(f"Question {q.id} · {why}", align="left")
         self.con.print(f"[bold]{escape(q.question)}[/]")
+        self.remind(q.id)
         self.con.print(f"[dim]{END_HELP} {SKIP_HELP}[/]")
         self.con.file.flush()
-        kind, text = read_answer(self.lines)
-        if kind in ("quit", "eof"):
-            return "quit"
-        if kind == "skip":
-            self.con.print("[dim]Skipped.[/]")
-            return "skip"
-        if not text:
-            self.con.print("[dim]Empty answer: recorded as not known.[/]")
+        kind, text = self.read()
+        if kind != "answer":
+            return kind
         try:
             result = self.grader.grade(q.id, text, mode=self.mode)
         except GraderError as exc:  # e.g. the judge failed with no fallback: give the answer back
@@ -193,10 +192,13 @@ class Session:
         action = "quit"
         try:
             self.show(attempt, q, result.feedback)
-            action = self.disagree(attempt)
+            action = self.disagree(attempt, q)
         finally:  # an interrupted correction still keeps the attempt
-            self.store_final(attempt, stored)
-            self.attempts.append(attempt)
+            if action != "undone":
+                self.store_final(attempt, stored)
+                self.attempts.append(attempt)
+        if action == "undone":
+            return "next"
         r = review_of([a for a in self.attempts if a.question_id == q.id])
         if r.due is not None:
             days = (r.due - self.today).days
@@ -205,18 +207,71 @@ class Session:
             self.con.print(f"[dim]{saved}Next review of question {q.id}: {r.due.isoformat()} ({when}).[/]")
         return action
 
+    def read(self) -> tuple[str, str]:
+        """("answer", text) | ("skip", "") | ("quit", ""). Nothing written asks first: `y` records the
+        question as not known (an empty answer, score 0); Enter goes back to writing."""
+        while True:
+            kind, text = read_answer(self.lines)
+            if kind in ("quit", "eof"):
+                return "quit", ""
+            if kind == "skip":
+                self.con.print("[dim]Skipped.[/]")
+                return "skip", ""
+            if text:
+                return "answer", text
+            self.con.print("Nothing written. Record this question as not known (score 0)? [bold]y[/] yes · "
+                           "[bold]Enter[/] write an answer after all · [bold]/skip[/] · [bold]/quit[/]")
+            self.con.print("> ", end="")
+            self.con.file.flush()
+            line = self.lines.read()
+            reply = "/quit" if line is None else line.strip()  # end of input: the session ends
+            if reply.lower() in ("y", "yes"):
+                self.con.print("[dim]Recorded as not known.[/]")
+                return "answer", ""
+            if reply in ("/quit", "/skip"):
+                if reply == "/skip":
+                    self.con.print("[dim]Skipped.[/]")
+                return reply[1:], ""
+            self.con.print(f"[dim]{END_HELP}[/]")
+
+    def remind(self, qid: str) -> None:
+        """What the last attempt at this question missed: what to make this time."""
+        before = [a for a in self.attempts if a.question_id == qid and a.bank == self.bank.name]
+        if not before:
+            return
+        last = before[-1]
+        missed = [p.text for p in last.points if p.effective_verdict in ("missing", "contradicted")]
+        when = last.created_at.astimezone().strftime("%Y-%m-%d")
+        if not missed:
+            self.con.print(f"[dim]Last time ({when}, score {last.final_score:g}) you made every key point.[/]")
+            return
+        self.con.print(f"[yellow]Last time ({when}, score {last.final_score:g}) you missed:[/]")
+        for text in missed[:6]:
+            self.con.print(f"  [yellow]-[/] {escape(text)}")
+        if len(missed) > 6:
+            self.con.print(f"  [dim]… and {len(missed) - 6} more[/]")
+
     def show(self, a: Attempt, q, feedback: str) -> None:
-        self.con.print(score_line(a))
+        """The answer with its evidence, the points, a clipped reference, and the score last: what
+        stays on screen above the prompt is the score and what was missed."""
         self.con.print(Panel(marked_answer(a.answer, a.points), title="your answer (evidence marked [N])", title_align="left"))
+        if q.reference_answer:
+            self.show_reference(q, REFERENCE_LINES)
+        else:
+            self.con.print("[dim]This question has no reference answer: the key points below are what it asks for.[/]")
         print_points(self.con, a.points)
         if feedback:
             self.con.print(f"[bold]Feedback:[/] {escape(feedback)}")
-        if q.reference_answer:
-            self.con.print(Panel(reference_text(q.reference_answer), title="reference answer", title_align="left"))
-        else:
-            self.con.print("[dim]This question has no reference answer: the key points above are what it asks for.[/]")
+        self.con.print(score_line(a))
 
-    def disagree(self, a: Attempt) -> str:
+    def show_reference(self, q, limit: int | None = None) -> None:
+        lines = reference_text(q.reference_answer).splitlines()
+        more = len(lines) - limit if limit is not None and len(lines) > limit else 0
+        body = "\n".join(lines[:limit] if more else lines)
+        title = f"reference answer (first {limit} lines; [bold]r[/] shows all {len(lines)})" if more else "reference answer"
+        self.con.print(Panel(body, title=title, title_align="left"))
+
+    def disagree(self, a: Attempt, q=None) -> str:
         self.con.print(AGREE_HELP)
         while True:
             self.con.print("> ", end="")
@@ -230,10 +285,32 @@ class Session:
                 return "next"
             if cmd.lower() in ("q", "quit", "/quit", "exit"):
                 return "quit"
+            if cmd.lower() in ("u", "undo"):
+                if self.undo(a):
+                    return "undone"
+                continue
+            if cmd.lower() in ("r", "ref", "reference") and q is not None and q.reference_answer:
+                self.show_reference(q)
+                continue
             try:
                 self.con.print(apply_command(a, cmd))
+                if q is not None and a.learner_score is None and any(p.learner_verdict for p in a.points):
+                    self.con.print(f"[bold]Score with your corrections: {corrected_score(a, q):g} / {a.max_score:g}[/]"
+                                   f" (the grader gave {a.score:g}; [bold]s X[/] records your own score)")
             except (ValueError, HistoryError) as exc:
                 self.con.print(f"[red]{escape(str(exc))}[/]")
+
+    def undo(self, a: Attempt) -> bool:
+        """Take back the attempt just graded: out of the history and the schedule."""
+        if self.history is not None and a.id is not None:
+            try:
+                self.history.delete(a.id)
+            except HistoryError as exc:
+                self.con.print(f"[red]Could not undo: {escape(str(exc))}[/]")
+                return False
+        self.graded -= 1
+        self.con.print(f"[yellow]Attempt taken back: question {a.question_id} is not recorded and not scheduled.[/]")
+        return True
 
     def due_now(self) -> list:
         return due_questions(self.attempts, self.today, self.bank.name)
@@ -297,3 +374,17 @@ def apply_command(a: Attempt, cmd: str) -> str:
     a.correct({a.points[n - 1].id: verdict for n in numbers})  # type: ignore[misc]
     label = "covered" if verdict == "covered" else "missed"
     return "Marked " + ", ".join(f"point {n}" for n in numbers) + f" as {label}."
+
+
+def corrected_score(a: Attempt, q) -> float:
+    """The score the attempt earns with the learner's point corrections, by the rubric's own rule."""
+    from ..aggregate import DEFAULT_CALIBRATION, aggregate
+    from ..models import PointResult
+
+    points = []
+    for p in a.points:
+        verdict = p.effective_verdict
+        credit = 1.0 if verdict == "covered" and p.learner_verdict else 0.0 if p.learner_verdict else p.credit
+        points.append(PointResult(id=p.id, text=p.text, weight=p.weight, verdict=verdict, credit=credit, method="keyword"))
+    knots = tuple(q.rubric.calibration) if q.rubric.calibration else DEFAULT_CALIBRATION
+    return aggregate(points, max_score=a.max_score, knots=knots, full_marks_at=q.rubric.full_marks_at).score

@@ -13,29 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..render import VERDICT_STYLE
+from ..text import locate
 from .history import Attempt, AttemptPoint
 from .schedule import PointStat, Progress
 
 
 # ------------------------------------------------------------------ rendering (also `history show`)
-
-
-def locate(answer: str, evidence: str) -> tuple[int, int] | None:
-    """Where a quoted evidence span sits in the answer: exactly, ignoring case, or ignoring spacing."""
-    ev = evidence.strip()
-    if not ev:
-        return None
-    i = answer.find(ev)
-    if i >= 0:
-        return i, i + len(ev)
-    i = answer.casefold().find(ev.casefold())
-    if i >= 0 and len(answer.casefold()) == len(answer):
-        return i, i + len(ev)
-    parts = [re.escape(c) for c in re.sub(r"\s+", "", ev)]
-    if not parts or len(parts) > 2000:
-        return None
-    m = re.search(r"\s*".join(parts), answer, re.IGNORECASE)
-    return (m.start(), m.end()) if m else None
 
 
 def marked_answer(answer: str, points: list[AttemptPoint]) -> Text:
@@ -112,10 +95,39 @@ def print_attempt(con: Console, a: Attempt, question: str | None = None) -> None
     print_points(con, a.points)
 
 
+_SYMBOLS = {"times": "×", "cdot": "·", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "approx": "≈", "ne": "≠",
+            "infty": "∞", "sum": "Σ", "theta": "θ", "alpha": "α", "beta": "β", "lambda": "λ", "sigma": "σ", "mu": "μ",
+            "pi": "π", "to": "→", "rightarrow": "→", "quad": " ", "qquad": "  ", "left": "", "right": "", "in": "∈"}
+
+
+def math_text(tex: str) -> str:
+    """LaTeX as it reads in a terminal: \\text{KV} -> KV, \\frac{a}{b} -> (a)/(b), \\times -> ×."""
+    t = tex
+    for _ in range(4):
+        t = re.sub(r"\\(?:text|mathrm|mathbf|operatorname|textbf)\{([^{}]*)\}", r"\1", t)
+        t = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", t)
+        t = re.sub(r"\\sqrt\{([^{}]*)\}", r"√(\1)", t)
+    t = re.sub(r"\\([A-Za-z]+)", lambda m: _SYMBOLS.get(m.group(1), m.group(1)), t)
+    t = re.sub(r"\\[,;! ]", " ", t).replace("{", "").replace("}", "")
+    return " ".join(t.split())
+
+
 def reference_text(text: str) -> str:
-    """The reference answer as written (its layout kept), <strong> shown bold, other tags dropped."""
-    out = escape(text)
+    """The reference answer as it reads (rich markup): its layout kept, <strong> and **bold** bold,
+    $math$ as text, a table's rows as cells joined by " │ ", other tags dropped."""
+    lines = []
+    for line in text.splitlines():
+        cells = line.strip()
+        if cells.startswith("|") and cells.endswith("|") and len(cells) > 1:
+            if re.fullmatch(r"\|[\s:|-]+\|", cells):
+                continue  # the header's rule
+            line = " │ ".join(c.strip() for c in cells[1:-1].split("|"))
+        lines.append(line)
+    out = escape("\n".join(lines))
+    out = re.sub(r"\$\$(.+?)\$\$", lambda m: math_text(m.group(1)), out, flags=re.S)
+    out = re.sub(r"\$([^$\n]+)\$", lambda m: math_text(m.group(1)), out)
     out = re.sub(r"<strong>(.*?)</strong>", r"[bold]\1[/bold]", out, flags=re.S)
+    out = re.sub(r"\*\*([^*\n]+)\*\*", r"[bold]\1[/bold]", out)
     out = re.sub(r"<br\s*/?>", "\n", out)
     return re.sub(r"</?[a-zA-Z][^<>]{0,200}>", "", out)
 

@@ -60,9 +60,9 @@ def _grade_item(grader: Grader, item: Item | bytes, mode: str) -> tuple[bytes, b
     if isinstance(item, bytes):
         return item, True
     try:
-        return result_line(item.id, grade_row(grader, item, mode)), False
+        return result_line(item.id, grade_row(grader, item, mode), item.meta), False
     except Exception as exc:  # noqa: BLE001 - a bug or fault in one row must not stop the batch
-        return exc_line(item.id, exc), True
+        return exc_line(item.id, exc, item.meta), True
 
 
 _W: dict = {}
@@ -110,26 +110,36 @@ class Summary:
     graded: int = 0
     errors: int = 0
     skipped: int = 0
+    repeated: int = 0  # rows whose id came earlier in this INPUT (counted in skipped too)
+    repeated_ids: list = field(default_factory=list)  # the first few of them
     interrupted: bool = False
     executor: str = ""
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "graded": self.graded, "errors": self.errors, "skipped": self.skipped,
+                "repeated": self.repeated, "repeated_ids": self.repeated_ids,
                 "interrupted": self.interrupted, "executor": self.executor, **self.extra}
 
 
 def input_items(input_path: Path, seen: IdSet, summary: Summary, stop: "_Stop") -> Iterator[Item | bytes]:
     """The rows of INPUT still to grade, as items; an unusable row as its error line (bytes), in
-    INPUT's order. Rows already in OUT (`seen`) are counted as skipped; a stop ends the stream."""
+    INPUT's order. Rows already in OUT (`seen`) are counted as skipped, and those whose id came
+    earlier in INPUT also as repeated (named in the summary); a stop ends the stream."""
+    this_input = IdSet()
     for n, row in read_rows(input_path):
         if stop.flag:
             summary.interrupted = True
             return
         summary.rows += 1
         rid = row.id if row.id is not None else f"line-{n}"
+        first_here = this_input.add(rid)
         if not seen.add(rid):
             summary.skipped += 1
+            if not first_here:
+                summary.repeated += 1
+                if len(summary.repeated_ids) < 10:
+                    summary.repeated_ids.append(f"{rid} (line {n})")
             continue
         if isinstance(row, RowError):
             yield error_line(rid, row.type, row.message)
@@ -347,11 +357,11 @@ async def _run_async(items: Iterator[Item], emit, grader: Grader, mode: str, con
         if isinstance(it, bytes):
             return it, True
         try:
-            return result_line(it.id, await agrade_row(grader, it, mode, client)), False
+            return result_line(it.id, await agrade_row(grader, it, mode, client), it.meta), False
         except JudgeConfigError:
             raise  # 401, 404, no model: every row would fail the same way
         except Exception as exc:  # noqa: BLE001
-            return exc_line(it.id, exc), True
+            return exc_line(it.id, exc, it.meta), True
 
     pending: set[asyncio.Task] = set()
 

@@ -105,14 +105,15 @@ def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_in
     waited on go out as one batch; the replies go back into their flows; again until none waits."""
     endpoint = lambda: real  # noqa: E731 - the server's model, base URL and response format
     waiting: dict[str, tuple] = {}  # row id -> (its flow, the request it waits on)
+    metas = {it.id: it.meta for it in chunk}  # the rows' other columns, kept in OUT
 
     def advance(rid: str, flow, step, value) -> None:
         try:
             waiting[rid] = (flow, step(value))
         except StopIteration as done:
-            emit(result_line(rid, done.value), False)
+            emit(result_line(rid, done.value, metas.get(rid)), False)
         except Exception as exc:  # noqa: BLE001 - one row's fault is one error line
-            emit(exc_line(rid, exc), True)
+            emit(exc_line(rid, exc, metas.get(rid)), True)
 
     for it in chunk:
         try:
@@ -123,7 +124,7 @@ def _run_chunk(chunk: list[Item], emit, grader: Grader, mode: str, real, poll_in
                 )
             flow = row_flow(grader, it, mode, endpoint)
         except Exception as exc:  # noqa: BLE001
-            emit(exc_line(it.id, exc), True)
+            emit(exc_line(it.id, exc, it.meta), True)
             continue
         advance(it.id, flow, flow.send, None)
 

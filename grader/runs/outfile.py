@@ -118,17 +118,23 @@ def done_ids(out: Path, into: IdSet | set | None = None):
 # ---------------------------------------------------------------- lines
 
 
-def result_line(rid: str, result: GradeResult) -> bytes:
-    return ('{"id": ' + json.dumps(rid, ensure_ascii=False) + ', "result": '
+def _meta(meta: dict | None) -> str:
+    return ', "meta": ' + json.dumps(meta, ensure_ascii=False) if meta else ""
+
+
+def result_line(rid: str, result: GradeResult, meta: dict | None = None) -> bytes:
+    """`{"id", "meta"?, "result"}`: `meta` holds the input row's other columns (a student, a class)."""
+    return ('{"id": ' + json.dumps(rid, ensure_ascii=False) + _meta(meta) + ', "result": '
             + result.model_dump_json(exclude_none=True) + "}\n").encode("utf-8")
 
 
-def error_line(rid: str, type_: str, message: str) -> bytes:
-    return (json.dumps({"id": rid, "error": {"type": type_, "message": message}}, ensure_ascii=False) + "\n").encode("utf-8")
+def error_line(rid: str, type_: str, message: str, meta: dict | None = None) -> bytes:
+    return ('{"id": ' + json.dumps(rid, ensure_ascii=False) + _meta(meta) + ', "error": '
+            + json.dumps({"type": type_, "message": message}, ensure_ascii=False) + "}\n").encode("utf-8")
 
 
-def exc_line(rid: str, exc: BaseException) -> bytes:
-    return error_line(rid, type(exc).__name__, str(exc) or repr(exc))
+def exc_line(rid: str, exc: BaseException, meta: dict | None = None) -> bytes:
+    return error_line(rid, type(exc).__name__, str(exc) or repr(exc), meta)
 
 
 class Out:

@@ -6,15 +6,12 @@ of rows), per question the mean and, per key point, how often it was missed (ver
 contradicted; unscored points are left out), flags, error types, token usage, and the few lowest
 and flagged answers for the report's table (heaps of bounded size).
 
-`write_html` renders one self-contained file: inline CSS, inline SVG charts, no script, no URL
-(it opens offline and from an e-mail attachment). Every piece of text that came from a row or a
-model (answers, feedback, ids, key point texts) is HTML-escaped.
+The HTML report and its CSV are `report_html.write_report`'s.
 """
 
 from __future__ import annotations
 
 import heapq
-import html
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -183,8 +180,12 @@ def _median(counts: Counter, n: int) -> float | None:
 def print_summary(console, run: dict, stats: dict) -> None:
     from rich.table import Table
 
+    repeated = run.get("repeated", 0)
     head = (f"{run['rows']} rows read: {run['graded']} graded, {run['errors']} errors, "
-            f"{run['skipped']} skipped (already in OUT or repeated)")
+            f"{run['skipped'] - repeated} skipped (already in OUT)")
+    if repeated:
+        head += (f", {repeated} repeated id{'s' if repeated > 1 else ''} not graded again: "
+                 f"{', '.join(run.get('repeated_ids', []))} (give each row its own id)")
     if run.get("interrupted"):
         head += " - interrupted: run the same command again to resume"
     console.print(head)
@@ -217,153 +218,3 @@ def print_summary(console, run: dict, stats: dict) -> None:
                       f"{stats['cost']['price_out_per_1m']} out per 1M tokens)")
     elif u["prompt_tokens"]:
         console.print(f"cost: not estimated ({stats['cost_note']})")
-
-
-# ---------------------------------------------------------------- the HTML report
-
-
-def fetch_answers(input_path: Path, ids: set[str]) -> dict[str, str]:
-    """The answer text of the given ids, by streaming INPUT again (OUT does not hold answers)."""
-    from .rows import read_rows
-
-    if not ids or str(input_path) == "-" or not Path(input_path).is_file():
-        return {}
-    found: dict[str, str] = {}
-    for _, row in read_rows(input_path):
-        rid = getattr(row, "id", None)
-        if rid in ids and hasattr(row, "answer"):
-            found[rid] = row.answer
-            if len(found) == len(ids):
-                break
-    return found
-
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans","Noto Sans CJK SC",sans-serif;margin:24px auto;max-width:1100px;color:#1f2933;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d9e2ec;padding-bottom:4px}
-.muted{color:#627d98}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
-.card{border:1px solid #d9e2ec;border-radius:6px;padding:8px 14px;min-width:110px}.card b{display:block;font-size:20px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e4e7eb;padding:5px 6px;text-align:left;vertical-align:top}
-th{background:#f0f4f8}td.num{text-align:right;white-space:nowrap}.ans{max-width:460px;white-space:pre-wrap;word-break:break-word}
-.flag{display:inline-block;background:#fde2e1;color:#8a1c1c;border-radius:3px;padding:0 4px;margin:1px;font-size:12px}
-svg text{font-family:inherit}.grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}@media(max-width:800px){.grid{grid-template-columns:1fr}}
-"""
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _svg_columns(labels: list[str], values: list[float], title: str, width: int = 520, height: int = 240) -> str:
-    """Vertical bars (the histogram)."""
-    left, bottom, top = 40, 28, 14
-    peak = max(values) if values and max(values) > 0 else 1
-    n = max(1, len(values))
-    bw = (width - left - 10) / n
-    parts = [f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
-    for frac in (0, 0.5, 1):
-        y = top + (height - top - bottom) * (1 - frac)
-        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e7eb"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#627d98">{round(peak * frac)}</text>')
-    for i, (lab, v) in enumerate(zip(labels, values)):
-        h = (height - top - bottom) * v / peak
-        x = left + i * bw
-        parts.append(f'<rect x="{x + 3:.1f}" y="{height - bottom - h:.1f}" width="{bw - 6:.1f}" height="{h:.1f}" fill="#3e7cb1"><title>{_e(lab)}: {_e(v)}</title></rect>'
-                     f'<text x="{x + bw / 2:.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" fill="#334e68">{_e(lab)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _svg_bars(labels: list[str], values: list[float], vmax: float, fmt, title: str, width: int = 520,
-              color: str = "#3e7cb1", label_w: int = 200) -> str:
-    """Horizontal bars with a label on the left and the value on the right."""
-    row, right = 22, 56
-    max_chars = max(8, label_w // 7)
-    height = max(row * len(values) + 8, 30)
-    span = width - label_w - right
-    parts = [f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
-    for i, (lab, v) in enumerate(zip(labels, values)):
-        y = 4 + i * row
-        w = span * (v / vmax if vmax else 0)
-        short = lab if len(lab) <= max_chars else lab[: max_chars - 1] + "…"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end" fill="#334e68"><title>{_e(lab)}</title>{_e(short)}</text>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 7}" fill="{color}" rx="2"/>'
-                     f'<text x="{label_w + w + 5:.1f}" y="{y + 15}" font-size="12" fill="#102a43">{_e(fmt(v))}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def render_html(run: dict, stats: dict, answers: dict[str, str], title: str = "Batch grading report") -> str:
-    s, o = stats["scores"], stats["out"]
-    cards = [("answers graded", o["results"]), ("errors", o["errors"]), ("mean score", s["mean"] if s["mean"] is not None else "-"),
-             ("median", s["median"] if s["median"] is not None else "-"), ("flagged answers", stats["flagged_answers"]),
-             ("tokens in / out", f"{stats['usage']['prompt_tokens']:,} / {stats['usage']['completion_tokens']:,}")]
-    if stats["cost"] is not None:
-        cards.append(("estimated cost", f"{stats['cost']['estimated']:.4f}"))
-    body = [f"<h1>{_e(title)}</h1>",
-            f'<div class="muted">OUT: {_e(o["path"])} · {o["lines"]} lines · this run: {run.get("graded", 0)} graded, '
-            f'{run.get("errors", 0)} errors, {run.get("skipped", 0)} skipped{" · interrupted" if run.get("interrupted") else ""}</div>',
-            '<div class="cards">' + "".join(f'<div class="card"><span class="muted">{_e(k)}</span><b>{_e(v)}</b></div>' for k, v in cards) + "</div>"]
-    if stats["cost"] is None:
-        body.append(f'<p class="muted">Cost: {_e(stats["cost_note"])}.</p>')
-
-    body.append('<div class="grid"><section><h2>Score distribution (0-10)</h2>')
-    body.append(_svg_columns([b["bin"] for b in s["histogram"]], [b["count"] for b in s["histogram"]], "score histogram"))
-    body.append("</section><section><h2>Mean score per question</h2>")
-    qs = stats["questions"]
-    banks = {k.rsplit(":", 1)[0] for k in qs if ":" in k}
-    strip = (lambda k: k.rsplit(":", 1)[-1]) if len(banks) == 1 and all(":" in k for k in qs) else (lambda k: k)
-    if strip is not None and len(banks) == 1:
-        body.append(f'<p class="muted">Bank: {_e(next(iter(banks)))}</p>')
-    body.append(_svg_bars([f"question {strip(k)}" for k in qs], [q["mean"] for q in qs.values()], 10.0,
-                          lambda v: f"{v:.2f}", "mean per question"))
-    body.append("</section></div>")
-
-    body.append("<h2>Most-missed key points</h2>")
-    labels, values = [], []
-    for key, q in qs.items():
-        for m in q["most_missed"]:
-            labels.append(f"{strip(key)} · {m['text'] or m['id']}")
-            values.append(m["miss_rate"])
-    if labels:
-        body.append(_svg_bars(labels, values, 1.0, lambda v: f"{v:.0%}", "most-missed key points", width=1060,
-                              color="#d64545", label_w=520))
-    else:
-        body.append('<p class="muted">No key point was missed.</p>')
-
-    if stats["flags"]:
-        body.append("<h2>Flags</h2>")
-        fl = stats["flags"]
-        body.append(_svg_bars(list(fl), list(fl.values()), max(fl.values()), lambda v: f"{v:,}", "flag counts", color="#9f7aea"))
-
-    def table(title_: str, entries: list[dict]) -> None:
-        body.append(f"<h2>{_e(title_)}</h2>")
-        if not entries:
-            body.append('<p class="muted">None.</p>')
-            return
-        body.append('<table><thead><tr><th>id</th><th>question</th><th>score</th><th>flags</th><th>answer</th><th>feedback</th></tr></thead><tbody>')
-        for e in entries:
-            ans = answers.get(e["id"])
-            ans_html = _e(ans if len(ans) <= 600 else ans[:600] + "…") if ans is not None else '<span class="muted">(not available)</span>'
-            body.append(
-                f'<tr class="answer-row"><td>{_e(e["id"])}</td><td>{_e(e["question"])}</td><td class="num">{e["score"]:.2f}</td>'
-                f'<td>{"".join(f"<span class=flag>{_e(f)}</span>" for f in e["flags"])}</td>'
-                f'<td class="ans">{ans_html}</td><td>{_e(e["feedback"])}</td></tr>')
-        body.append("</tbody></table>")
-
-    table(f"Lowest-scoring answers (up to {TABLE_ROWS})", stats["lowest"])
-    table(f"Flagged answers (the first {TABLE_ROWS}, lowest score first)", stats["flagged"])
-    if o["error_types"]:
-        body.append("<h2>Errors</h2><p>" + ", ".join(f"{_e(k)}: {v}" for k, v in o["error_types"].items()) + "</p>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
-def write_html(path: Path, run: dict, stats: dict, input_path: Path | None) -> None:
-    ids = {e["id"] for e in stats["lowest"]} | {e["id"] for e in stats["flagged"]}
-    answers = fetch_answers(input_path, ids) if input_path is not None else {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(run, stats, answers), encoding="utf-8")
-    tmp.replace(path)

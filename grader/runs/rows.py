@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -26,9 +26,10 @@ from ..pipeline import Grader, grade_flow, shared_client_of
 
 
 class Row(BaseModel):
-    """One input row. Extra columns are kept out of grading (e.g. a human score)."""
+    """One input row. Extra columns are kept out of grading (e.g. a human score) and travel to OUT
+    as the row's `meta` (a student, a class: what a report groups by)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     id: str = Field(min_length=1)
     answer: str
@@ -47,6 +48,12 @@ class Row(BaseModel):
         if refs and self.reference_answer is None:
             self.reference_answer = refs[0]
         return self
+
+    @property
+    def meta(self) -> dict | None:
+        """The row's other columns with a plain value (text, number, true/false), as given."""
+        extra = {k: v for k, v in (self.model_extra or {}).items() if isinstance(v, (str, int, float, bool))}
+        return extra or None
 
     @property
     def alternatives(self) -> tuple[str, ...]:
@@ -95,25 +102,34 @@ def open_input(path: Path) -> io.TextIOBase:
 def read_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
     """Stream rows; a row that cannot be used is a RowError carrying its id when known."""
     f = open_input(path)
-    is_csv = str(path).lower().endswith(".csv")
     try:
-        source = _csv_rows(f) if is_csv else _jsonl_rows(f)
-        for n, rec in source:
-            if isinstance(rec, RowError):
-                yield n, rec
-                continue
-            try:
-                yield n, Row.model_validate(rec)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field_name = ".".join(str(p) for p in err["loc"])
-                rid = rec.get("id")
-                yield n, RowError(None if rid is None else str(rid), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+        yield from rows_of(f, str(path).lower().endswith(".csv"), path)
     finally:
         if f is not sys.stdin:
             f.close()
+
+
+def rows_of(f: io.TextIOBase, is_csv: bool, name) -> Iterator[tuple[int, Row | RowError]]:
+    """The rows of an open JSONL or CSV text file (`name` for the message of a decoding error)."""
+    try:
+        yield from parse_rows(_csv_rows(f) if is_csv else _jsonl_rows(f))
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} is not UTF-8 text; save it as UTF-8") from None
+
+
+def parse_rows(source: Iterable[tuple[int, dict | RowError]]) -> Iterator[tuple[int, Row | RowError]]:
+    """Records (numbered) validated as Rows; a record that is not a usable row is a RowError."""
+    for n, rec in source:
+        if isinstance(rec, RowError):
+            yield n, rec
+            continue
+        try:
+            yield n, Row.model_validate(rec)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field_name = ".".join(str(p) for p in err["loc"])
+            rid = rec.get("id")
+            yield n, RowError(None if rid is None else str(rid), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
 
 
 class Item(NamedTuple):
@@ -126,10 +142,11 @@ class Item(NamedTuple):
     reference_answer: str | None
     question: str | None
     alternatives: tuple[str, ...]
+    meta: dict | None = None
 
 
 def item_of(rid: str, row: Row) -> Item:
-    return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives)
+    return Item(rid, row.question_id, row.bank, row.answer, row.reference_answer, row.question, row.alternatives, row.meta)
 
 
 # Where a row is graded against, in a mode: a bank question, or a rubric built from its own
