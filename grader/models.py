@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
@@ -28,6 +29,17 @@ Flag = Literal[
 ]
 OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
 ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """Text that can be written as UTF-8: a lone surrogate (JSON's "\\ud800", or a byte that was not
+    UTF-8 read with surrogateescape) becomes U+FFFD. Every text that comes in goes through this."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+CleanStr = Annotated[str, AfterValidator(scrub)]
 
 
 class FileModel(BaseModel):
