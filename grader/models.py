@@ -12,7 +12,7 @@ import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
@@ -39,7 +39,8 @@ def scrub(text: str) -> str:
     return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
-CleanStr = Annotated[str, AfterValidator(scrub)]
+# pydantic refuses a str holding a lone surrogate: scrubbed before it is validated
+CleanStr = Annotated[str, BeforeValidator(lambda v: scrub(v) if isinstance(v, str) else v)]
 
 
 class FileModel(BaseModel):

@@ -19,6 +19,17 @@ def _user_dir(kind: str) -> Path:
     return Path(fn("grader", appauthor=False))
 
 
+def _seconds(env: dict[str, str], name: str) -> float:
+    value = env[name]
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 1e6:  # nan fails too
+        raise UsageError(f"{name}={value!r} is not a number of seconds: set it to e.g. 30, or unset it")
+    return seconds
+
+
 class Settings(BaseModel):
     mode: str = Field(default="fuzzy", description="Default mode; offline unless GRADER_MODE says otherwise.")
     bank: str | None = None
@@ -50,7 +61,7 @@ class Settings(BaseModel):
             "api_key_server": env.get("GRADER_API_KEY") or None,
         }
         if env.get("GRADER_TIMEOUT"):
-            values["timeout"] = float(env["GRADER_TIMEOUT"])
+            values["timeout"] = _seconds(env, "GRADER_TIMEOUT")
         if env.get("GRADER_CACHE"):
             values["cache_path"] = Path(env["GRADER_CACHE"])
         if env.get("GRADER_DATA_DIR"):
@@ -58,7 +69,7 @@ class Settings(BaseModel):
         if env.get("GRADER_HISTORY"):
             values["history_path"] = Path(env["GRADER_HISTORY"])
         if env.get("GRADER_HISTORY_TIMEOUT"):
-            values["history_timeout"] = float(env["GRADER_HISTORY_TIMEOUT"])
+            values["history_timeout"] = _seconds(env, "GRADER_HISTORY_TIMEOUT")
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)
         s.check_mode(s.mode)

@@ -133,6 +133,8 @@ def batch(
     def work():
         if via not in ("direct", "openai-batch"):
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
+        if report is not None and report.is_dir():  # checked before grading, not after
+            raise UsageError(f"--report {report} is a directory: pass a file path, e.g. {report / 'report.html'}")
         grader = Grader(settings, bank=bank)
         if via == "openai-batch":
             from ..runs.openai_batch import run_openai_batch

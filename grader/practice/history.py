@@ -383,7 +383,7 @@ class History:
         return out
 
     def get(self, attempt_id: int) -> Attempt:
-        found = self._attempts("WHERE id = ?", (int(attempt_id),))
+        found = self._attempts("WHERE id = ?", (int(attempt_id),)) if 0 < int(attempt_id) < 2**63 else []
         if not found:
             raise HistoryError(f"no attempt #{attempt_id} in {self.path}; run 'grader history' to list them")
         return found[0]
