@@ -47,7 +47,7 @@ def test_an_attempt_written_during_an_import_is_kept(tmp_path, monkeypatch):
         return wrapped
 
     real = fallback.import_fallback
-    monkeypatch.setattr("grader.practice.history.import_fallback", lambda p, store: real(p, slow_store(store)))
+    monkeypatch.setattr("grader.practice.history.import_fallback", lambda p, parse, store: real(p, parse, slow_store(store)))
     with History(db) as h:
         assert h.imported == 50
     assert written.is_set()
@@ -113,7 +113,7 @@ def test_an_interrupted_import_is_finished_by_the_next_run(tmp_path):
             h.add(a)
 
     with pytest.raises(OSError):
-        fallback.import_fallback(db, fail_after_one)
+        fallback.import_fallback(db, Attempt.model_validate_json, fail_after_one)
     assert not fallback_path(db).exists() and len(list(tmp_path.glob("*.importing-*"))) == 1
     save_fallback(db, attempt("new"))
     assert answers(db) == ["a0", "a1", "a2", "new"]

@@ -26,15 +26,12 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; the rename still keeps readers and writers apart
     fcntl = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from .history import Attempt
 
 LOCK_WAIT = 10.0  # seconds a writer waits for another writer before appending anyway
 
@@ -98,7 +95,7 @@ def append_line(path: Path, line: bytes) -> None:
         os.close(fd)
 
 
-def save_fallback(db: Path, attempt: Attempt) -> str:
+def save_fallback(db: Path, attempt: Any) -> str:
     """Keep an attempt the database could not take: one JSON line beside it, or on stderr.
 
     Returns where it went, for the message to the learner."""
@@ -141,11 +138,10 @@ def _claims(db: Path) -> list[tuple[Path, int]]:
         os.close(fd)  # another importer renamed it first: look again
 
 
-def import_fallback(db: Path, store: Callable[[Attempt], object]) -> int:
-    """Store every attempt of the fallback file(s) with `store`; returns how many. A file is
-    deleted only after all its attempts are stored and its unreadable lines set aside."""
-    from .history import Attempt
-
+def import_fallback(db: Path, parse: Callable[[str], Any], store: Callable[[Any], object]) -> int:
+    """Store every attempt of the fallback file(s) with `store` (each line read with `parse`, an
+    Attempt's model_validate_json); returns how many. A file is deleted only after all its
+    attempts are stored and its unreadable lines set aside."""
     claims = _claims(db)
     imported = 0
     try:
@@ -157,7 +153,7 @@ def import_fallback(db: Path, store: Callable[[Attempt], object]) -> int:
                 if not raw.strip():
                     continue
                 try:
-                    attempt = Attempt.model_validate_json(raw.decode("utf-8"))
+                    attempt = parse(raw.decode("utf-8"))
                 except ValueError:
                     bad.append(raw)
                     continue

@@ -348,7 +348,7 @@ class History:
 
     def _import_fallback(self) -> int:
         """Import the attempts saved beside the database while it could not take them."""
-        return import_fallback(self.path, self.add)
+        return import_fallback(self.path, Attempt.model_validate_json, self.add)
 
     # -------------------------------------------------------------- reading
 
