@@ -25,6 +25,7 @@ Flag = Literal[
     "keyword_stuffing",  # guard: terms listed without explanation
     "unsupported_evidence",  # the judge's quote did not support its verdict: downgraded
     "llm_fallback",  # the judge failed: graded by the fuzzy matcher
+    "over_time_budget",  # grading took longer than its budget: every point unscored
     "unscored",  # some points have no verdict and are left out of the score
 ]
 OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")

@@ -47,6 +47,10 @@ class Settings(BaseModel):
     history_path: Path | None = Field(default=None, description="Practice history database (GRADER_HISTORY).")
     history_timeout: float = Field(default=3.0, description="Seconds to wait for a locked history database.")
     max_answer_chars: int = 20000
+    grade_budget: float = Field(
+        default=0.1, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
+        "answer is graded unscored with the over_time_budget flag.",
+    )
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
 
     @classmethod
@@ -68,6 +72,8 @@ class Settings(BaseModel):
             values["data_dir"] = Path(env["GRADER_DATA_DIR"])
         if env.get("GRADER_HISTORY"):
             values["history_path"] = Path(env["GRADER_HISTORY"])
+        if env.get("GRADER_GRADE_BUDGET"):
+            values["grade_budget"] = 0.0 if env["GRADER_GRADE_BUDGET"].strip() == "0" else _seconds(env, "GRADER_GRADE_BUDGET")
         if env.get("GRADER_HISTORY_TIMEOUT"):
             values["history_timeout"] = _seconds(env, "GRADER_HISTORY_TIMEOUT")
         values.update({k: v for k, v in overrides.items() if v is not None})
