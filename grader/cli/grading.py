@@ -299,8 +299,10 @@ def serve(
     import uvicorn  # imported here: the offline commands never load the web stack
 
     from ..api import create_app
+    from ..api.limits import server_limits
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))
+    limits = _run(server_limits)
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(application, host=host, port=port, log_level="info", server_header=False, **limits)
