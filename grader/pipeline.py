@@ -26,7 +26,7 @@ from .feedback import write_feedback
 from .llm.drive import arun, run
 from .matchers.compiled import compile_rubric
 from .matchers.guards import lexical
-from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage
+from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage, scrub
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
     """Grade one answer against one question's rubric: the whole flow, yielding the judge's
     requests (llm and hybrid modes). A question with alternative references is graded against
     each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
+    answer = scrub(answer) if isinstance(answer, str) else answer  # a lone surrogate cannot be written out
     if question.alternatives:
         results = []
         for q in _each(question):
