@@ -48,7 +48,7 @@ class Settings(BaseModel):
     history_timeout: float = Field(default=3.0, description="Seconds to wait for a locked history database.")
     max_answer_chars: int = 20000
     grade_budget: float = Field(
-        default=0.1, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
+        default=0.05, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
         "answer is graded unscored with the over_time_budget flag.",
     )
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")

@@ -252,7 +252,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     async def grade_one(req: BaseModel) -> GradeResult:
         mode = req.mode or default_mode
         if mode in OFFLINE_MODES:
-            # ~1-3 ms of CPU; at most settings.grade_budget (0.1 s) of CPU: keep the loop free
+            # ~1-3 ms of CPU; at most settings.grade_budget (0.05 s) of CPU: keep the loop free
             async with offline_slots:
                 return await run_in_threadpool(grade_sync, req)
         check_sizes(req)
