@@ -27,7 +27,11 @@ class OverBudget(Exception):
     """Raised inside a budgeted thread when its time is up."""
 
 
-_cond = threading.Condition()
+# A C lock (no Python frame in acquire or release): an exception raised asynchronously in a
+# budgeted thread cannot leave it held. The watchdog fires only under it, and a block's cleanup
+# clears what is pending under it, so nothing fires after the block.
+_lock = threading.Lock()
+_wake = threading.Event()
 _active: dict[int, list] = {}  # thread id -> [clock id or None, deadline, fired]
 _watchdog: threading.Thread | None = None
 
@@ -50,9 +54,9 @@ def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
 
 def _watch() -> None:
     while True:
-        with _cond:
-            while not any(not e[2] for e in _active.values()):
-                _cond.wait()
+        _wake.wait()
+        with _lock:
+            waiting = False
             for tid, entry in _active.items():
                 if entry[2]:
                     continue
@@ -64,6 +68,10 @@ def _watch() -> None:
                 if late:
                     entry[2] = True
                     _raise_in(tid, OverBudget)
+                else:
+                    waiting = True
+            if not waiting:
+                _wake.clear()
         time.sleep(TICK)
 
 
@@ -77,16 +85,23 @@ def time_budget(seconds: float | None) -> Iterator[None]:
         return
     tid = threading.get_ident()
     clock = _clock_of(tid)
-    with _cond:
+    with _lock:
         _active[tid] = [clock, _now(clock) + seconds, False]
-        if _watchdog is None or not _watchdog.is_alive():
-            _watchdog = threading.Thread(target=_watch, name="grader-budget", daemon=True)
-            _watchdog.start()
-        _cond.notify()
+    if _watchdog is None or not _watchdog.is_alive():
+        with _lock:
+            if _watchdog is None or not _watchdog.is_alive():
+                _watchdog = threading.Thread(target=_watch, name="grader-budget", daemon=True)
+                _watchdog.start()
+    _wake.set()
     try:
         yield
     finally:
-        with _cond:
-            entry = _active.pop(tid, None)
-            if entry is not None and entry[2]:
-                _raise_in(tid, None)  # fired as the block ended: not delivered later, elsewhere
+        while True:
+            try:
+                with _lock:
+                    entry = _active.pop(tid, None)
+                    if entry is not None and entry[2]:
+                        _raise_in(tid, None)  # fired as the block ended: not delivered later, elsewhere
+                break
+            except OverBudget:  # delivered during this cleanup: the lock is released, look again
+                continue
