@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 TICK = 0.002  # seconds between the watchdog's looks, while some thread is budgeted
+REFIRE = 0.01  # CPU seconds after which an OverBudget that did not stop its block is raised again
 
 
 class OverBudget(Exception):
@@ -32,7 +33,7 @@ class OverBudget(Exception):
 # clears what is pending under it, so nothing fires after the block.
 _lock = threading.Lock()
 _wake = threading.Event()
-_active: dict[int, list] = {}  # thread id -> [clock id or None, deadline, fired]
+_active: dict[int, list] = {}  # thread id -> [clock id or None, deadline (None: thread gone), fired]
 _watchdog: threading.Thread | None = None
 
 
@@ -58,18 +59,19 @@ def _watch() -> None:
         with _lock:
             waiting = False
             for tid, entry in _active.items():
-                if entry[2]:
+                if entry[1] is None:
                     continue
                 try:
-                    late = _now(entry[0]) > entry[1]
+                    now = _now(entry[0])
                 except OSError:  # the thread is gone
-                    entry[2] = True
+                    entry[1] = None
                     continue
-                if late:
-                    entry[2] = True
+                waiting = True
+                if now > entry[1]:
+                    # again a little later if the block is still running: an exception delivered
+                    # inside a finaliser (a weakref callback) is swallowed there
+                    entry[1], entry[2] = now + REFIRE, True
                     _raise_in(tid, OverBudget)
-                else:
-                    waiting = True
             if not waiting:
                 _wake.clear()
         time.sleep(TICK)

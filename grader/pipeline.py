@@ -54,6 +54,10 @@ def _begin(question: Question, answer: str, mode: str, settings: Settings):
     return compile_rubric(question.rubric, context)
 
 
+FIRST_GRADE_BUDGET = 10
+_graded: set[int] = set()  # compiled rubrics (by id) already graded against in this process
+
+
 def _over_budget(question: Question, compiled, mode: str, bank_name: str | None, settings: Settings) -> GradeResult:
     """An answer that took longer than `settings.grade_budget`: every point unscored, flagged."""
     method = "keyword" if mode == "keyword" else "fuzzy"
@@ -139,14 +143,21 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
     lexical_flags: list[Flag] = []
     compiled = _begin(question, answer, mode, settings)  # before the budget: only the answer's own work counts
     if mode in OFFLINE_MODES:
+        # the first answer graded against a rubric in this process also pays for what is built
+        # on first use (the alias automaton, imports): it gets FIRST_GRADE_BUDGET times the budget
+        first = id(compiled) not in _graded
         try:
-            with time_budget(settings.grade_budget):
+            with time_budget(settings.grade_budget * (FIRST_GRADE_BUDGET if first else 1)):
                 prepared = prepare(answer)
                 empty = is_empty(prepared)
                 if not empty:
                     lex = lexical(compiled, prepared, fuzzy=(mode == "fuzzy"))
         except OverBudget:
             return _over_budget(question, compiled, mode, bank_name, settings)
+        if first:
+            if len(_graded) > 4096:
+                _graded.clear()
+            _graded.add(id(compiled))
     else:
         prepared = prepare(answer)
         empty = is_empty(prepared)
