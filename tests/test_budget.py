@@ -87,3 +87,24 @@ def test_an_unsegmentable_reference_is_built_without_the_hmm(monkeypatch):
     calls.clear()
     keywords._segment("注意力机制通过查询和键的点积计算权重，再用 softmax 归一化")
     assert calls == [False, True]  # a realistic clause: segmented as before
+
+
+def test_an_exception_swallowed_by_a_finaliser_prints_nothing_and_fires_again(capfd):
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    stopped = False
+    try:
+        with time_budget(0.01):
+            while True:  # weakref callbacks and garbage collection all the way
+                nodes = [Node() for _ in range(200)]
+                refs = [weakref.ref(n, lambda r: None) for n in nodes]
+                del nodes, refs
+                gc.collect(0)
+    except OverBudget:
+        stopped = True
+    assert stopped
+    assert "OverBudget" not in capfd.readouterr().err
