@@ -2,7 +2,6 @@
 
     python eval/bench_api.py                      # 32 connections: saturation (wrk), then 300 req/s
     python eval/bench_api.py --clients 8 --rate 0 --bank llm-interview --json
-    python eval/bench_api.py --compare-inline 6   # short grades on the event loop vs the thread pool
 
 Starts `grader serve` on 127.0.0.1 and a free port, then runs two bounded loads of
 POST /v1/grade (mode fuzzy) on answers cut to --chars characters (500) from the dev set, each
@@ -199,16 +198,10 @@ def inprocess_rate(bank_ref: str, pairs: list[tuple[str, str]], seconds: float =
     return n / (time.perf_counter() - t0)
 
 
-# `grader serve` with every offline grade sent to the thread pool (the behaviour before issue 16)
-_POOL_ONLY = ("import sys, grader.api.app as a; a.INLINE_MAX_CHARS = -1; sys.argv[0] = 'grader'; "
-              "from grader.cli import main; main()")
-
-
-def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path, pool_only: bool = False) -> subprocess.Popen:
+def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "OPENAI_"))}
     env.update(extra_env)
-    launch = [sys.executable, "-c", _POOL_ONLY] if pool_only else [sys.executable, "-m", "grader.cli"]
-    cmd = [*launch, "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", bank_ref]
+    cmd = [sys.executable, "-m", "grader.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", bank_ref]
     # The access log goes to a file: a pipe nobody reads would fill up and stall the server.
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
@@ -358,30 +351,6 @@ def wrk_load(base: str, pairs: list[tuple[str, str]], clients: int, duration: fl
     }
 
 
-def compare_inline(bank_ref: str, pairs: list[tuple[str, str]], clients: int, duration: float, rounds: int, tmp: Path) -> dict:
-    """Short offline grades on the event loop (as served) against all of them in the thread pool:
-    two servers, wrk on each in turn, `rounds` times; ratio per round, min and median."""
-    ports = {"inline": free_port(), "pool": free_port()}
-    procs = {k: start_server(bank_ref, port, {}, tmp / f"serve-{k}.log", pool_only=(k == "pool")) for k, port in ports.items()}
-    runs: dict[str, list[dict]] = {"inline": [], "pool": []}
-    try:
-        for _ in range(rounds):
-            for k, port in ports.items():
-                runs[k].append(wrk_load(f"http://127.0.0.1:{port}", pairs, clients, duration, tmp, procs[k].pid))
-    finally:
-        for proc in procs.values():
-            proc.terminate()
-            proc.wait(timeout=10)
-    ratios = [a["rps"] / b["rps"] for a, b in zip(runs["inline"], runs["pool"])]
-    summary = {k: {"rps_min": min(r["rps"] for r in v), "rps_median": statistics.median(r["rps"] for r in v),
-                   "p99_median_ms": statistics.median(r["p99_ms"] for r in v),
-                   "server_cpu_ms_median": statistics.median(r["server_cpu_ms_per_request"] for r in v)} for k, v in runs.items()}
-    cpu = [b["server_cpu_ms_per_request"] / a["server_cpu_ms_per_request"] for a, b in zip(runs["inline"], runs["pool"])]
-    return {**summary, "cpu_pool_over_inline_min": round(min(cpu), 3), "cpu_pool_over_inline_median": round(statistics.median(cpu), 3),
-            "ratio_inline_over_pool_min": round(min(ratios), 3),
-            "ratio_inline_over_pool_median": round(statistics.median(ratios), 3), "rounds": rounds}
-
-
 def _run_loop(coro):
     try:
         import uvloop  # the client's own overhead matters: it shares the machine with the server
@@ -403,8 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chars", type=int, default=500,
                     help="answers cut to this many characters from the dev set (as eval/bench_grade.py; 0: the bank's "
                          "reference answers, full and halved)")
-    ap.add_argument("--compare-inline", type=int, default=0, metavar="ROUNDS",
-                    help="instead: short grades on the event loop vs in the thread pool, ROUNDS interleaved wrk runs each")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
@@ -414,20 +381,6 @@ def main(argv: list[str] | None = None) -> int:
 
             pairs = answers(200, args.chars)
             bank_desc += f", dev-set answers cut to {args.chars} characters"
-        if args.compare_inline:
-            res = compare_inline(bank_ref, pairs, args.clients, args.duration, args.compare_inline, Path(tmp))
-            print(json.dumps(res) if args.json else
-                  f"{bank_desc}; {args.clients} connections, wrk, {res['rounds']} interleaved rounds of {args.duration:g} s, "
-                  f"1-minute load average {os.getloadavg()[0]:.2f}\n"
-                  f"  event loop for short grades: {res['inline']['rps_median']:.0f} req/s median "
-                  f"(min {res['inline']['rps_min']:.0f}), p99 {res['inline']['p99_median_ms']:.0f} ms\n"
-                  f"  thread pool for every grade: {res['pool']['rps_median']:.0f} req/s median "
-                  f"(min {res['pool']['rps_min']:.0f}), p99 {res['pool']['p99_median_ms']:.0f} ms\n"
-                  f"  requests/s ratio per round: min {res['ratio_inline_over_pool_min']}, median {res['ratio_inline_over_pool_median']}\n"
-                  f"  server CPU per request: event loop {res['inline']['server_cpu_ms_median']} ms, thread pool "
-                  f"{res['pool']['server_cpu_ms_median']} ms (median); pool/loop per round: min {res['cpu_pool_over_inline_min']}, "
-                  f"median {res['cpu_pool_over_inline_median']}")
-            return 0
         baseline = inprocess_rate(bank_ref, pairs)
         port = free_port()
         proc = start_server(bank_ref, port, {}, Path(tmp) / "serve.log")

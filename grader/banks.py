@@ -54,12 +54,60 @@ def resolve_bank_path(bank: str | Path | None) -> Path:
     )
 
 
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a question file of the bundled bank is ~5 KB
+
+
+def read_bank_file(path: Path, root: Path | None = None) -> str:
+    """A bank file's text, bounded: a regular file inside the bank directory `root` (a symlink
+    may point within it, not out of it: not to /dev/zero, not to another user's files), at most
+    MAX_FILE_BYTES, UTF-8."""
+    root = (root or path.parent).resolve()
+    real = path.resolve()
+    if root not in real.parents:
+        raise RubricError(f"{path}: a link out of the bank directory {root}; copy the file into the bank instead")
+    if not real.is_file():
+        raise RubricError(f"{path}: not a regular file; a bank holds YAML files")
+    with open(real, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise RubricError(f"{path}: over {MAX_FILE_BYTES // (1024 * 1024)} MiB; split the bank into more question files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RubricError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def _yaml():
+    """PyYAML and its safe loader (libyaml's when present), imported on first use."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """YAML aliases (`*a` repeating an anchored `&a` list) let a 26 KB file expand to gigabytes:
+    a bank file may not use them. Only files with both characters are scanned (libyaml's events)."""
+    if "&" not in text or "*" not in text:
+        return
+    yaml, loader = _yaml()
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise RubricError(f"{path}:{event.start_mark.line + 1}: YAML aliases (*name) are not allowed in a bank "
+                              "file; write the values out")
+
+
+@lru_cache(maxsize=4)
+def _compose(text: str):
+    yaml, loader = _yaml()
+    return yaml.compose(text, Loader=loader)
+
+
 def _yaml_line(text: str, loc: tuple) -> int | None:
     """Best-effort line of a pydantic error location in a YAML document."""
     import yaml
 
     try:
-        node = yaml.compose(text)
+        node = _compose(text)  # once per file, not once per finding
     except yaml.YAMLError:
         return None
     line = None
@@ -82,11 +130,11 @@ def _yaml_line(text: str, loc: tuple) -> int | None:
 
 
 def load_yaml_model(path: Path, model: type):
-    import yaml  # here: a grade whose rubric comes from the compiled cache never reads YAML
-
-    text = path.read_text(encoding="utf-8")
+    yaml, loader = _yaml()  # here: a grade whose rubric comes from the compiled cache never reads YAML
+    text = read_bank_file(path)
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe; libyaml when present
+        _refuse_aliases(path, text)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader (libyaml's when present)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

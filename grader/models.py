@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
@@ -24,10 +25,23 @@ Flag = Literal[
     "keyword_stuffing",  # guard: terms listed without explanation
     "unsupported_evidence",  # the judge's quote did not support its verdict: downgraded
     "llm_fallback",  # the judge failed: graded by the fuzzy matcher
+    "over_time_budget",  # grading took longer than its budget: every point unscored
     "unscored",  # some points have no verdict and are left out of the score
 ]
 OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
 ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """Text that can be written as UTF-8: a lone surrogate (JSON's "\\ud800", or a byte that was not
+    UTF-8 read with surrogateescape) becomes U+FFFD. Every text that comes in goes through this."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+# pydantic refuses a str holding a lone surrogate: scrubbed before it is validated
+CleanStr = Annotated[str, BeforeValidator(lambda v: scrub(v) if isinstance(v, str) else v)]
 
 
 class FileModel(BaseModel):

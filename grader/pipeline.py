@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate, calibrate
 from .answer import PreparedAnswer, is_empty, prepare, rubric_language
 from .banks import load_bank, load_question
+from .budget import OverBudget, time_budget
 from .errors import UsageError
 from .feedback import write_feedback
 from .llm.drive import arun, run
 from .matchers.compiled import compile_rubric
 from .matchers.guards import lexical
-from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage
+from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage, scrub
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def _blank_points(question: Question, method: str) -> list[PointResult]:
 
 
 def _begin(question: Question, answer: str, mode: str, settings: Settings):
-    """Checks and preparation shared by the sync and async paths."""
+    """Checks shared by the sync and async paths; the compiled rubric."""
     Settings.check_mode(mode)
     if not isinstance(answer, str):
         raise UsageError("the answer must be text")
@@ -49,10 +50,23 @@ def _begin(question: Question, answer: str, mode: str, settings: Settings):
             f"the answer has {len(answer)} characters, over the limit of {settings.max_answer_chars}; "
             "shorten it or raise max_answer_chars"
         )
-    prepared = prepare(answer)
     context = question.question + "\n" + (question.reference_answer or "")
-    compiled = compile_rubric(question.rubric, context)
-    return prepared, compiled
+    return compile_rubric(question.rubric, context)
+
+
+FIRST_GRADE_BUDGET = 10
+_graded: set[int] = set()  # compiled rubrics (by id) already graded against in this process
+
+
+def _over_budget(question: Question, compiled, mode: str, bank_name: str | None, settings: Settings) -> GradeResult:
+    """An answer that took longer than `settings.grade_budget`: every point unscored, flagged."""
+    method = "keyword" if mode == "keyword" else "fuzzy"
+    points = [
+        PointResult(id=p.id, text=p.text, weight=p.weight, verdict="unscored", credit=0.0, evidence=None, method=method,
+                    reason=f"not graded: over the time budget of {settings.grade_budget:g} s per answer")
+        for p in question.rubric.points
+    ]
+    return _result(question, prepare(""), compiled, mode, bank_name, False, points, False, ["over_time_budget"], None)
 
 
 def decide_flags(
@@ -123,19 +137,37 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
     """Grade one answer against one question's rubric: the whole flow, yielding the judge's
     requests (llm and hybrid modes). A question with alternative references is graded against
     each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
+    answer = scrub(answer) if isinstance(answer, str) else answer  # a lone surrogate cannot be written out
     if question.alternatives:
         results = []
         for q in _each(question):
             results.append((yield from grade_flow(q, answer, mode, settings, bank_name, verbose, endpoint)))
         return _best(results)
-    prepared, compiled = _begin(question, answer, mode, settings)
-    empty = is_empty(prepared)
     outcome: JudgeOutcome | None = None
     lexical_flags: list[Flag] = []
+    compiled = _begin(question, answer, mode, settings)  # before the budget: only the answer's own work counts
+    if mode in OFFLINE_MODES:
+        # the first answer graded against a rubric in this process also pays for what is built
+        # on first use (the alias automaton, imports): it gets FIRST_GRADE_BUDGET times the budget
+        first = id(compiled) not in _graded
+        try:
+            with time_budget(settings.grade_budget * (FIRST_GRADE_BUDGET if first else 1)):
+                prepared = prepare(answer)
+                empty = is_empty(prepared)
+                if not empty:
+                    lex = lexical(compiled, prepared, fuzzy=(mode == "fuzzy"))
+        except OverBudget:
+            return _over_budget(question, compiled, mode, bank_name, settings)
+        if first:
+            if len(_graded) > 4096:
+                _graded.clear()
+            _graded.add(id(compiled))
+    else:
+        prepared = prepare(answer)
+        empty = is_empty(prepared)
     if empty:
         points = _blank_points(question, "keyword" if mode == "keyword" else "fuzzy")
     elif mode in OFFLINE_MODES:
-        lex = lexical(compiled, prepared, fuzzy=(mode == "fuzzy"))
         points, lexical_flags = lex.points, lex.flags
     else:
         from .matchers.judge import judge  # the judge's schema and prompts load only when a model is used

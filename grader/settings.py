@@ -19,6 +19,17 @@ def _user_dir(kind: str) -> Path:
     return Path(fn("grader", appauthor=False))
 
 
+def _seconds(env: dict[str, str], name: str) -> float:
+    value = env[name]
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 1e6:  # nan fails too
+        raise UsageError(f"{name}={value!r} is not a number of seconds: set it to e.g. 30, or unset it")
+    return seconds
+
+
 class Settings(BaseModel):
     mode: str = Field(default="fuzzy", description="Default mode; offline unless GRADER_MODE says otherwise.")
     bank: str | None = None
@@ -38,6 +49,10 @@ class Settings(BaseModel):
     max_answer_chars: int = 20000
     examples: Path | None = Field(default=None, description="Scored answers shown to the judge as graded examples (GRADER_EXAMPLES).")
     n_examples: int = Field(default=3, ge=1, le=20, description="How many graded examples per answer.")
+    grade_budget: float = Field(
+        default=0.05, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
+        "answer is graded unscored with the over_time_budget flag.",
+    )
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
 
     @classmethod
@@ -52,7 +67,7 @@ class Settings(BaseModel):
             "api_key_server": env.get("GRADER_API_KEY") or None,
         }
         if env.get("GRADER_TIMEOUT"):
-            values["timeout"] = float(env["GRADER_TIMEOUT"])
+            values["timeout"] = _seconds(env, "GRADER_TIMEOUT")
         if env.get("GRADER_CACHE"):
             values["cache_path"] = Path(env["GRADER_CACHE"])
         if env.get("GRADER_DATA_DIR"):
@@ -61,8 +76,10 @@ class Settings(BaseModel):
             values["examples"] = Path(env["GRADER_EXAMPLES"])
         if env.get("GRADER_HISTORY"):
             values["history_path"] = Path(env["GRADER_HISTORY"])
+        if env.get("GRADER_GRADE_BUDGET"):
+            values["grade_budget"] = 0.0 if env["GRADER_GRADE_BUDGET"].strip() == "0" else _seconds(env, "GRADER_GRADE_BUDGET")
         if env.get("GRADER_HISTORY_TIMEOUT"):
-            values["history_timeout"] = float(env["GRADER_HISTORY_TIMEOUT"])
+            values["history_timeout"] = _seconds(env, "GRADER_HISTORY_TIMEOUT")
         values.update({k: v for k, v in overrides.items() if v is not None})
         s = cls(**values)
         s.check_mode(s.mode)

@@ -76,8 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. not UTF-8): one 422 for bad bodies
-            return _error_response(422, "validation_error", "body: the body is not valid UTF-8 JSON", fields=[
-                {"field": "body", "message": "the body is not valid UTF-8 JSON"}])
+            msg = "the body is not JSON that can be read: UTF-8, and nested at most a few hundred levels deep"
+            return _error_response(422, "validation_error", f"body: {msg}", fields=[{"field": "body", "message": msg}])
         kind = {404: "not_found_error", 405: "method_not_allowed_error"}.get(exc.status_code, "http_error")
         message = "no such route; see /docs" if exc.status_code == 404 else str(exc.detail)
         return _error_response(exc.status_code, kind, message, headers=getattr(exc, "headers", None))

@@ -4,7 +4,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model, model_validator
 
-from ..models import GradeResult
+from ..models import GradeResult, scrub
 
 
 class BankSummary(BaseModel):
@@ -104,6 +104,15 @@ class _GradeFields(BaseModel):
         description="Other reference answers to the same question, with reference_answer: the answer keeps its best grade.",
     )
     answer: str = Field(description="The answer to grade; over the server's max_answer_chars it is refused with 413.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scrub(cls, data):
+        """A lone surrogate ("\\ud800" in the JSON) cannot be written back out: it becomes U+FFFD."""
+        if not isinstance(data, dict):
+            return data
+        clean = lambda v: scrub(v) if isinstance(v, str) else v  # noqa: E731
+        return {k: [clean(x) for x in v] if isinstance(v, list) else clean(v) for k, v in data.items()}
 
     @model_validator(mode="after")
     def _one_target(self):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ..banks import _yaml_line, load_yaml_model
+from ..banks import _yaml_line, load_yaml_model, read_bank_file
 from ..errors import RubricError
 from ..models import BankInfo, Question
 from .llm_points import alias_grounded, is_grounded
@@ -70,7 +70,7 @@ def check_question_file(path: Path, report: CheckReport) -> Question | None:
     except RubricError as exc:
         report.findings.append(_schema_error(path, exc))
         return None
-    text = path.read_text(encoding="utf-8")
+    text = read_bank_file(path)
     ref = q.reference_answer or ""
     report.questions += 1
 

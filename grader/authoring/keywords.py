@@ -42,6 +42,27 @@ _JUNK = re.compile(r"^[对从向在以被把将于由]|[是指会为着了的]$"
 _KEEP_POS = ("n", "vn", "eng", "nz", "l", "i", "j")  # nouns, verbal nouns, English, idioms, terms
 
 
+# jieba's part-of-speech HMM re-reads each run of characters its dictionary splits into single
+# characters; its Viterbi costs ~10-25 ms per such character (3,000 random CJK characters: 31 s or
+# more). A reference with more than this many is segmented without it (a realistic clause has a
+# name or two: a few characters; the segmentation of every reference under the limit is unchanged).
+HMM_MAX_UNKNOWN = 64
+
+
+def _segment(norm: str) -> list:
+    posseg = _posseg()
+    plain = posseg.lcut(norm, HMM=False)
+    unknown = run = 0
+    for tok in plain:
+        if len(tok.word) == 1 and CJK_RE.match(tok.word):
+            run += 1
+            continue
+        unknown += run if run >= 2 else 0
+        run = 0
+    unknown += run if run >= 2 else 0
+    return plain if unknown > HMM_MAX_UNKNOWN else posseg.lcut(norm)
+
+
 def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
     """Chinese and English content words of a span, scored by specificity; `phrases` (bold phrases,
     bilingual terms) are kept whole by the segmenter."""
@@ -55,7 +76,7 @@ def _content_words(text: str, phrases: list[str]) -> dict[str, float]:
     if CJK_RE.search(norm):
         kept = {normalize(p) for p in phrases}
         with _words_kept_whole(phrases):
-            toks = _posseg().lcut(norm)
+            toks = _segment(norm)
         for tok in toks:
             w, flag = tok.word.strip(), tok.flag
             if len(w) < 2 or not CJK_RE.search(w) or w in ZH_STOPWORDS or w in _GENERIC_LABELS or _JUNK.search(w):

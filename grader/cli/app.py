@@ -114,6 +114,10 @@ def _run(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         _err("interrupted")
         raise typer.Exit(130) from None
+    except OSError as exc:  # a file the grader had to read or write (full disk, a directory, no permission)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}; check the path, its permissions and the free space, then run again")
+        raise typer.Exit(1) from None
 
 
 def _settings(**overrides):

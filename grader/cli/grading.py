@@ -176,6 +176,8 @@ def batch(
             raise UsageError(f"unknown --via {via!r}: use direct or openai-batch")
         if engine not in ("local", "ray"):
             raise UsageError(f"unknown --engine {engine!r}: use local or ray")
+        if report is not None and report.is_dir():  # checked before grading, not after
+            raise UsageError(f"--report {report} is a directory: pass a file path, e.g. {report / 'report.html'}")
         grader = Grader(settings, bank=bank)
         if engine == "ray":
             if via != "direct":
@@ -417,13 +419,15 @@ def serve(
     import uvicorn  # imported here: the offline commands never load the web stack
 
     from ..api import create_app
+    from ..api.limits import server_limits
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))  # checks the configuration before serving
+    limits = _run(server_limits)
     _run(lambda: _port_free(host, port))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     # uvicorn takes uvloop and httptools when they are installed (loop="auto", http="auto")
-    options = dict(host=host, port=port, log_level="info", server_header=False, access_log=access_log)
+    options = dict(host=host, port=port, log_level="info", server_header=False, access_log=access_log, **limits)
     if workers > 1:
         if bank:  # each worker builds its app from the environment
             os.environ["GRADER_BANK"] = bank

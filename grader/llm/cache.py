@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,7 +60,7 @@ class JudgeCache:
                     self._ready = True
             conn.execute("PRAGMA synchronous=NORMAL")
         except (sqlite3.Error, OSError) as exc:
-            self.error = f"cache {self.path} unavailable: {exc}"
+            self._fail(f"cache {self.path} unavailable: {exc}")
             return None
         self._local.conn = conn
         return conn
@@ -70,10 +71,14 @@ class JudgeCache:
             return None
         try:
             row = conn.execute("SELECT value FROM judge_cache WHERE key = ?", (key,)).fetchone()
-            return json.loads(row[0]) if row else None
-        except (sqlite3.Error, ValueError) as exc:
-            self.error = f"cache read failed: {exc}"
+            value = json.loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            self._fail(f"cache {self.path} read failed: {exc}")
             return None
+        if value is not None and not isinstance(value, dict):
+            self._fail(f"cache {self.path} holds a value that is not a judge reply")
+            return None
+        return value
 
     def put(self, key: str, value: dict) -> None:
         conn = self._conn()
@@ -85,7 +90,14 @@ class JudgeCache:
                 (key, json.dumps(value, ensure_ascii=False), time.time()),
             )
         except sqlite3.Error as exc:
-            self.error = f"cache write failed: {exc}"
+            self._fail(f"cache {self.path} write failed: {exc}")
+
+    def _fail(self, error: str) -> None:
+        """Note why the cache was skipped; warn once per process (the grade goes on without it)."""
+        if self.error is None:
+            print(f"grader: warning: {error}; grading goes on without the cache "
+                  "(delete the file or set GRADER_CACHE to rebuild it)", file=sys.stderr)
+        self.error = error
 
     def __len__(self) -> int:
         conn = self._conn()

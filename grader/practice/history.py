@@ -15,8 +15,9 @@ message names the file and the fix: a corrupt file ("move it aside"), a file loc
 program for longer than `timeout` seconds (`HistoryLockedError`), an unwritable directory.
 An attempt is never lost: when the database cannot take it, `save_fallback` appends it as one JSON
 line to `<db>.unsaved.jsonl` beside the database (or prints it when even that fails), and the next
-`History` that opens cleanly imports those lines. Each attempt carries a `uid`, so an import that
-is interrupted and re-run adds nothing twice.
+`History` that opens cleanly imports those lines (`grader.practice.fallback`: locked appends,
+rename-then-read, damaged lines set aside). Each attempt carries a `uid`, so an import that is
+interrupted and re-run adds nothing twice.
 
 The schedule and the statistics are not stored: they are pure functions of the attempts
 (`grader.practice.schedule`), so there is no second copy to migrate or to drift.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +37,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import HistoryError, HistoryLockedError
-from ..models import GradeResult
+from ..models import CleanStr, GradeResult
+from .fallback import fallback_path, import_fallback, save_fallback  # noqa: F401 (re-exported)
 
 LearnerVerdict = Literal["covered", "missing"]
 MISSED = ("missing", "contradicted")
@@ -86,12 +87,12 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class AttemptPoint(BaseModel):
-    id: str
-    text: str
+    id: CleanStr
+    text: CleanStr
     weight: float
     verdict: str
     credit: float
-    evidence: str | None = None
+    evidence: CleanStr | None = None
     learner_verdict: LearnerVerdict | None = None
 
     @property
@@ -108,10 +109,10 @@ class Attempt(BaseModel):
     id: int | None = None
     uid: str = Field(default_factory=lambda: uuid.uuid4().hex)
     created_at: datetime
-    bank: str
-    question_id: str
+    bank: CleanStr
+    question_id: CleanStr
     mode: str
-    answer: str
+    answer: CleanStr
     score: float
     max_score: float = 10.0
     rubric_version: str | None = None
@@ -170,10 +171,6 @@ class Attempt(BaseModel):
 
 
 # ------------------------------------------------------------------ the database
-
-
-def fallback_path(db: Path) -> Path:
-    return db.with_name(db.name + ".unsaved.jsonl")
 
 
 def _ts(dt: datetime) -> str:
@@ -356,23 +353,7 @@ class History:
 
     def _import_fallback(self) -> int:
         """Import the attempts saved beside the database while it could not take them."""
-        fb = fallback_path(self.path)
-        if not fb.is_file():
-            return 0
-        attempts: list[Attempt] = []
-        for n, line in enumerate(fb.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                attempts.append(Attempt.model_validate_json(line))
-            except ValueError:
-                print(f"grader: warning: {fb}:{n} is not an attempt; left in the file", file=sys.stderr)
-                return 0
-        for a in attempts:
-            a.id = None
-            self.add(a)
-        fb.unlink()
-        return len(attempts)
+        return import_fallback(self.path, Attempt.model_validate_json, self.add)
 
     # -------------------------------------------------------------- reading
 
@@ -407,7 +388,7 @@ class History:
         return out
 
     def get(self, attempt_id: int) -> Attempt:
-        found = self._attempts("WHERE id = ?", (int(attempt_id),))
+        found = self._attempts("WHERE id = ?", (int(attempt_id),)) if 0 < int(attempt_id) < 2**63 else []
         if not found:
             raise HistoryError(f"no attempt #{attempt_id} in {self.path}; run 'grader history' to list them")
         return found[0]
@@ -432,19 +413,3 @@ class History:
             clauses.append("bank = ?")
             params.append(bank)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-def save_fallback(db: Path, attempt: Attempt) -> str:
-    """Keep an attempt the database could not take: one JSON line beside it, or on stderr.
-
-    Returns where it went, for the message to the learner."""
-    line = attempt.model_dump_json(exclude={"id"})
-    fb = fallback_path(db)
-    try:
-        fb.parent.mkdir(parents=True, exist_ok=True)
-        with open(fb, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
-        return str(fb)
-    except OSError:
-        print(line, file=sys.stderr)
-        return "stderr (copy the JSON line above to keep it)"

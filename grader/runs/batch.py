@@ -42,7 +42,7 @@ from pathlib import Path
 from ..errors import GraderError, JudgeConfigError, UsageError
 from ..models import OFFLINE_MODES
 from ..pipeline import Grader
-from .outfile import IdSet, Out, done_ids, error_line, exc_line, result_line
+from .outfile import IdSet, Out, check_paths, done_ids, error_line, exc_line, result_line
 from .rows import Item, RowError, agrade_row, grade_row, item_of, read_rows
 
 CHUNK = 64  # rows per task sent to a worker process
@@ -254,10 +254,15 @@ def run_batch(
     grader.settings.check_mode(mode)
     if str(input_path) != "-" and not Path(input_path).is_file():
         raise UsageError(f"cannot read input {input_path}: no such file; pass a JSONL or CSV file")
-    seen = done_ids(out_path, IdSet())
+    check_paths(input_path, out_path)
+    out = Out(out_path)  # locked first: a second run on the same OUT stops here
+    try:
+        seen = done_ids(out_path, IdSet())
+    except BaseException:
+        out.close()
+        raise
     n_done = len(seen)
     summary = Summary()
-    out = Out(out_path)
     bar = ProgressBar(progress, lambda: count_lines(input_path), n_done)
 
     emit = emitter(out, summary, bar)

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from .batch import ProgressBar, Summary, _Stop, count_lines, emitter, input_items
-from .outfile import IdSet, Out, done_ids, error_line, exc_line, result_line
+from .outfile import IdSet, Out, check_paths, done_ids, error_line, exc_line, result_line
 from .rows import Item, row_flow
 from ..errors import BatchItemError, FormatRejected, GraderError, UsageError
 from ..pipeline import Grader
@@ -64,9 +64,10 @@ def run_openai_batch(
     from ..llm.client import JudgeClient
 
     real = JudgeClient(grader.settings)  # JudgeConfigError (no model, no key) before anything is read
+    check_paths(input_path, out_path)
+    out = Out(out_path)  # locked before the ids already there are read
     seen = done_ids(out_path, IdSet())
     summary = Summary(executor=f"openai batch API, up to {batch_size} requests per batch")
-    out = Out(out_path)
     bar = ProgressBar(progress, lambda: count_lines(input_path), len(seen))
     state_path = out_path.with_name(out_path.name + ".openai-batch.json")
 

@@ -1,14 +1,23 @@
 """OUT, the JSONL a batch writes: one whole line per row, appended in one write(); the ids already
-there (`done_ids`, held in an `IdSet`) are what a resumed run skips."""
+there (`done_ids`, held in an `IdSet`) are what a resumed run skips. One run at a time writes an
+OUT: `Out` holds an exclusive lock on it (`flock`) for the whole run, taken before the ids already
+there are read, so a second run on the same OUT stops at once instead of grading every row twice."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from array import array
 from pathlib import Path
 
+from ..errors import GraderError, UsageError
 from ..models import GradeResult
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- ids
@@ -137,18 +146,50 @@ def exc_line(rid: str, exc: BaseException, meta: dict | None = None) -> bytes:
     return error_line(rid, type(exc).__name__, str(exc) or repr(exc), meta)
 
 
+def check_paths(input_path: Path, out_path: Path) -> None:
+    """INPUT given as OUT would skip every row (each id is "already written"): refuse it."""
+    try:
+        same = str(input_path) != "-" and out_path.exists() and os.path.samefile(input_path, out_path)
+    except OSError:
+        same = False
+    if same:
+        raise UsageError(f"--out {out_path} is the input file itself: pass another path for the graded lines")
+
+
 class Out:
-    """OUT opened for appending; each line goes out in one write() of the whole line."""
+    """OUT opened for appending and locked; each line goes out in one write() of the whole line."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise UsageError(f"--out {path} is a directory: pass a file path, e.g. {path / 'graded.jsonl'}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write --out {path}: {exc.strerror or exc}; pass a writable file path") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(self.fd)
+                raise UsageError(
+                    f"--out {path} is being written by another grader batch; wait for it to finish (then run again "
+                    "to resume) or pass another --out"
+                ) from None
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:  # a short write (disk nearly full) leaves a torn tail only if killed in between
-            n = os.write(self.fd, view)
-            view = view[n:]
+        try:
+            while view:  # a short write (disk nearly full) leaves a torn tail only if killed in between
+                n = os.write(self.fd, view)
+                view = view[n:]
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            raise GraderError(
+                f"cannot write to {self.path}: {exc.strerror or exc}; "
+                + ("free some space" if full else "check the file") + ", then run the same command again: it resumes"
+            ) from None
 
     def close(self) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import UsageError
 from ..llm.drive import Flow, arun, run
-from ..models import GradeResult, Question
+from ..models import CleanStr, GradeResult, Question, scrub
 from ..pipeline import Grader, grade_flow, shared_client_of
 
 
@@ -31,14 +32,14 @@ class Row(BaseModel):
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
-    id: str = Field(min_length=1)
-    answer: str
-    question_id: str | None = None
-    bank: str | None = None
-    reference_answer: str | None = None
-    question: str | None = None
+    id: CleanStr = Field(min_length=1)
+    answer: CleanStr
+    question_id: CleanStr | None = None
+    bank: CleanStr | None = None
+    reference_answer: CleanStr | None = None
+    question: CleanStr | None = None
     # other reference answers to the same question: the answer keeps its best grade
-    reference_answers: list[str] | None = None
+    reference_answers: list[CleanStr] | None = None
 
     @model_validator(mode="after")
     def _references(self):
@@ -67,22 +68,49 @@ class RowError:
     message: str
 
 
+# Bytes that are not UTF-8 are read as lone surrogates (surrogateescape) so that one bad byte is an
+# error line for its row, not the end of the batch.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = "is not UTF-8 text; save the file as UTF-8"
+csv.field_size_limit(1 << 30)  # a long answer is a long answer (the default stops at 131,072 characters)
+
+
 def _csv_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
     reader = csv.DictReader(f)
     if not reader.fieldnames or "id" not in reader.fieldnames or "answer" not in reader.fieldnames:
         raise UsageError(f"the CSV header must have the columns id, question_id, answer (found: {reader.fieldnames})")
-    for n, rec in enumerate(reader, start=2):
-        yield n, {k: v for k, v in rec.items() if k is not None and v not in (None, "")} | {"answer": rec.get("answer") or ""}
+    while True:
+        n = reader.line_num + 1  # the line the record starts on (a quoted field may span lines)
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield n, RowError(None, "invalid_row", f"line {n}: {exc}; fix the CSV quoting of this row")
+            continue
+        rid = rec.get("id") or None
+        if any(isinstance(v, str) and _NOT_UTF8.search(v) for v in rec.values()):
+            yield n, RowError(None, "invalid_row", f"line {n} {NOT_UTF8}")
+        elif rec.get("answer") is None:
+            yield n, RowError(rid, "invalid_row", f"line {n}: the row has no answer column (fewer fields than the header)")
+        else:
+            yield n, {k: v for k, v in rec.items() if k is not None and v not in (None, "")} | {"answer": rec["answer"]}
 
 
 def _jsonl_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
     for n, line in enumerate(f, start=1):
         if not line.strip():
             continue
+        if not line.isascii() and _NOT_UTF8.search(line):
+            yield n, RowError(None, "invalid_row", f"line {n} {NOT_UTF8}")
+            continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             yield n, RowError(None, "invalid_json", f"line {n}: {exc.msg}; each line must be one JSON object")
+            continue
+        except RecursionError:
+            yield n, RowError(None, "invalid_json", f"line {n}: nested too deeply; each line must be one flat JSON object")
             continue
         if not isinstance(obj, dict):
             yield n, RowError(None, "invalid_row", f"line {n}: expected a JSON object")
@@ -93,8 +121,11 @@ def _jsonl_rows(f: io.TextIOBase) -> Iterator[tuple[int, dict | RowError]]:
 def open_input(path: Path) -> io.TextIOBase:
     try:
         if str(path) == "-":
-            return sys.stdin
-        return open(path, encoding="utf-8-sig", newline="")
+            try:  # closing it leaves stdin open
+                return open(sys.stdin.fileno(), encoding="utf-8-sig", errors="surrogateescape", newline="", closefd=False)
+            except (AttributeError, io.UnsupportedOperation):  # a stdin that is not a file (tests)
+                return sys.stdin
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise UsageError(f"cannot read input {path}: {exc.strerror or exc}; pass a readable JSONL or CSV file") from None
 
@@ -129,7 +160,7 @@ def parse_rows(source: Iterable[tuple[int, dict | RowError]]) -> Iterator[tuple[
             err = exc.errors()[0]
             field_name = ".".join(str(p) for p in err["loc"])
             rid = rec.get("id")
-            yield n, RowError(None if rid is None else str(rid), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
+            yield n, RowError(None if rid is None else scrub(str(rid)), "invalid_row", f"line {n}: {field_name}: {err['msg']}")
 
 
 class Item(NamedTuple):

@@ -1,0 +1,113 @@
+"""What `grader serve` gives one connection: the server's limits, passed to uvicorn.
+
+- A request must arrive whole (headers and body) within `GRADER_REQUEST_TIMEOUT` seconds (default
+  15) of the connection opening or of the previous response: a client sending a header a byte at a
+  time is closed, not waited on. An idle keep-alive connection is closed after 5 s.
+- At most `GRADER_MAX_CONNECTIONS` connections (default 1,000, and never more than the open-file
+  limit allows, less a margin for the server's own files) are held: past that, the connection
+  still waiting longest for its request is closed to make room, so slow clients cannot fill the
+  table and shut everyone else out (nor make accept() fail with "Too many open files").
+- Headers over 16 KiB are refused by h11 (400); bodies over GRADER_MAX_BODY_BYTES by the app (413).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+DEFAULT_REQUEST_TIMEOUT = 15.0
+DEFAULT_MAX_CONNECTIONS = 1000
+FD_MARGIN = 64  # files the server keeps open besides its connections (banks, logs, caches, threads)
+KEEP_ALIVE = 5
+
+
+def _env_number(name: str, default: float) -> float:
+    from ..errors import UsageError
+
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise UsageError(f"{name}={value!r} is not a positive number: set it to e.g. {default:g}, or unset it")
+    return number
+
+
+def max_connections() -> int:
+    wanted = int(_env_number("GRADER_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS))
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft != resource.RLIM_INFINITY:
+            wanted = min(wanted, max(8, soft - FD_MARGIN))
+    except (ImportError, ValueError, OSError):
+        pass
+    return wanted
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request to arrive and a connection cap."""
+
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.max_connections:
+            waiting = [c for c in self.connections if isinstance(c, GuardedH11Protocol) and c._waiting()]
+            if not waiting:
+                transport.abort()  # every slot is serving a request: this one waits for none
+                return
+            min(waiting, key=lambda c: c._since)._drop()
+        super().connection_made(transport)
+        self._arm()
+
+    def _arm(self) -> None:
+        self._since = time.monotonic()
+        self._request_timer = self.loop.call_later(self.request_timeout, self._request_timed_out)
+
+    def _waiting(self) -> bool:
+        """Still waiting for (part of) a request: its headers or its body."""
+        return self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing()
+
+    def _drop(self) -> None:
+        timer = getattr(self, "_request_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self.connections.discard(self)
+        self.transport.abort()
+
+    def _request_timed_out(self) -> None:
+        if self._waiting():
+            self._drop()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        timer = getattr(self, "_request_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc) -> None:
+        timer = getattr(self, "_request_timer", None)
+        if timer is not None:
+            timer.cancel()
+        super().connection_lost(exc)
+
+
+def server_limits() -> dict:
+    """Keyword arguments for uvicorn.run / uvicorn.Config."""
+    protocol = type(
+        "GuardedH11Protocol",
+        (GuardedH11Protocol,),
+        {"request_timeout": _env_number("GRADER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
+         "max_connections": max_connections()},
+    )
+    return {"http": protocol, "timeout_keep_alive": KEEP_ALIVE, "h11_max_incomplete_event_size": 16 * 1024}
