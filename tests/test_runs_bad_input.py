@@ -160,7 +160,7 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text("".join(row(i) + "\n" for i in range(60)), encoding="utf-8")
     limit = "import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))"
-    code = f"{limit}; import sys; sys.argv = ['grader', 'batch', {str(inp)!r}, '--out', {str(out)!r}, '--mode', 'keyword', '--workers', '0']; from grader.cli.app import main; main()"
+    code = f"{limit}; import sys; sys.argv = ['grader', 'batch', {str(inp)!r}, '--out', {str(out)!r}, '--mode', 'keyword', '--workers', '0']; from grader.cli import main; main()"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
     assert "free some space" in p.stderr and p.stderr.strip().count("\n") == 0

@@ -102,12 +102,43 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
+def configure() -> None:
+    """The protocol's limits from the environment (GRADER_REQUEST_TIMEOUT, GRADER_MAX_CONNECTIONS);
+    a bad value is a UsageError naming it."""
+    GuardedH11Protocol.request_timeout = _env_number("GRADER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)
+    GuardedH11Protocol.max_connections = max_connections()
+
+
 def server_limits() -> dict:
-    """Keyword arguments for uvicorn.run / uvicorn.Config."""
-    protocol = type(
-        "GuardedH11Protocol",
-        (GuardedH11Protocol,),
-        {"request_timeout": _env_number("GRADER_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT),
-         "max_connections": max_connections()},
-    )
-    return {"http": protocol, "timeout_keep_alive": KEEP_ALIVE, "h11_max_incomplete_event_size": 16 * 1024}
+    """Keyword arguments for uvicorn.run / uvicorn.Config. The protocol is named by its import path,
+    so that `--workers N` processes (which import this module afresh, with the same environment)
+    configure it the same way."""
+    configure()
+    return {"http": f"{__name__}:GuardedH11Protocol", "timeout_keep_alive": KEEP_ALIVE,
+            "h11_max_incomplete_event_size": 16 * 1024}
+
+
+def port_free(host: str, port: int) -> None:
+    """Say a busy port before announcing the server (uvicorn would log it after the banner, exit 3)."""
+    import socket
+
+    from ..errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}; pass --host 127.0.0.1 or an address of this machine") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port "
+                             f"(or stop the server already there)") from None
+
+
+try:  # in a --workers process: the parent has checked the values already
+    configure()
+except Exception:  # noqa: BLE001 - the defaults stand; the parent reported the bad value
+    pass

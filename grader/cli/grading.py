@@ -419,12 +419,12 @@ def serve(
     import uvicorn  # imported here: the offline commands never load the web stack
 
     from ..api import create_app
-    from ..api.limits import server_limits
+    from ..api.limits import port_free, server_limits
 
     settings = _settings(bank=bank)
     application = _run(lambda: create_app(settings))  # checks the configuration before serving
     limits = _run(server_limits)
-    _run(lambda: _port_free(host, port))
+    _run(lambda: port_free(host, port))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     # uvicorn takes uvloop and httptools when they are installed (loop="auto", http="auto")
     options = dict(host=host, port=port, log_level="info", server_header=False, access_log=access_log, **limits)
@@ -434,21 +434,3 @@ def serve(
         uvicorn.run("grader.api:create_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(application, **options)
-
-
-def _port_free(host: str, port: int) -> None:
-    """Say a busy port before announcing the server (uvicorn would log it after the banner, exit 3)."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}; pass --host 127.0.0.1 or an address of this machine") from None
-    family, kind, proto, _, addr = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port "
-                             f"(or stop the server already there)") from None
