@@ -88,7 +88,7 @@ def language_of(text: str, normalized: bool = False) -> str:
 
 
 def rubric_language(question) -> str:
-    """The language of a question's rubric (its key points, else its question): feedback lists the
-    key points, so it is written in theirs, whatever the answer's language."""
-    text = " ".join(p.text for p in question.rubric.points) or question.question
-    return language_of(text)
+    """The language of a question and its rubric's key points: feedback lists the key points, so it
+    is written in theirs, whatever the answer's language. The question counts too: key points that
+    are formulas ("n/2") say nothing of the language the question was asked in."""
+    return language_of(" ".join([question.question, *(p.text for p in question.rubric.points)]))
