@@ -32,9 +32,8 @@ from judge_agreement import load_set, run_batch  # noqa: E402
 from replay import ReplayServer  # noqa: E402
 
 from grader.answer import prepare  # noqa: E402
-from grader.matchers.compiled import compile_rubric  # noqa: E402
 from grader.matchers.judge import CREDIT, SETTLED_RULES, lexical_classes  # noqa: E402
-from grader.pipeline import Grader  # noqa: E402
+from grader.pipeline import Grader, compiled_rubric  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
 THRESHOLD = 0.97
@@ -46,7 +45,7 @@ def prepared_target(grader: Grader, row: dict, mode: str):
     ref = row.get("reference_answer") or (refs[0] if refs else None)
     q, _ = grader.target(row.get("question_id"), row.get("bank"), ref, row.get("question"), (), mode)
     q = q.with_alternatives(())
-    return [(compile_rubric(q.rubric, q.question + "\n" + (q.reference_answer or "")), prepare(row["answer"]))]
+    return [(compiled_rubric(q), prepare(row["answer"]))]
 
 
 def main() -> None:

@@ -40,6 +40,11 @@ def _blank_points(question: Question, method: str) -> list[PointResult]:
     ]
 
 
+def compiled_rubric(question: Question):
+    """The question's rubric compiled, with the question and its reference as the topic."""
+    return compile_rubric(question.rubric, question.question + "\n" + (question.reference_answer or ""))
+
+
 def _begin(question: Question, answer: str, mode: str, settings: Settings):
     """Checks shared by the sync and async paths; the compiled rubric."""
     Settings.check_mode(mode)
@@ -50,8 +55,7 @@ def _begin(question: Question, answer: str, mode: str, settings: Settings):
             f"the answer has {len(answer)} characters, over the limit of {settings.max_answer_chars}; "
             "shorten it or raise max_answer_chars"
         )
-    context = question.question + "\n" + (question.reference_answer or "")
-    return compile_rubric(question.rubric, context)
+    return compiled_rubric(question)
 
 
 FIRST_GRADE_BUDGET = 10
