@@ -261,9 +261,10 @@ def polarity_matches(polarity: str, read: int) -> bool:
     needs a plain occurrence, a negative claim ("neg": "不引入额外参数") a negated one. When the
     claim's clause negates something other than the term ("Top-K 的固定 K 值无法适应分布尖锐或
     平坦", "通过路由偏置实现负载均衡并不依赖辅助损失"), the term itself is stated ("clause"): any
-    occurrence counts but one with a cue right before it ("不做路由偏置调整"; dev: false
-    contradictions unchanged, two reversed claims found). "any": the claim cannot be read (a
-    condition: "if no constructor is provided")."""
+    occurrence counts but one with a cue right before it ("不做路由偏置调整"; dev: one reversed
+    claim now contradicted, one no longer credited, no false contradiction). "any": the claim
+    cannot be read (a condition: "if no constructor is provided"; or English, whose "if the base
+    case is not included" negates the term after it: Mohler 0.545 -> 0.544 as "clause")."""
     if polarity == "any" or read == UNREAD:
         return True
     if polarity == "clause":
