@@ -387,6 +387,40 @@ def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
     assert other.points[0].verdict != "contradicted", other.points
 
 
+MIXED_DIRECTIONS_MD = """# 推理优化
+
+## 1. MQA 有什么好处？
+
+**优点**
+
+MQA 让所有注意力头共用一组键值缓存，显著降低了显存占用，并加快了推理速度。
+
+**代价**
+
+各头的键和值相同，表达能力弱于 MHA。
+"""
+
+
+def test_a_source_that_moves_quantities_both_ways_gets_no_magnitude_opposites(tmp_path):
+    """"降低显存占用，并加快推理速度": an answer's "提高吞吐" agrees with it; the magnitude lines give
+    no opposites to such a span (other lines still do)."""
+    from grader.authoring.terms import antonym_table
+
+    table = antonym_table()
+    assert "减少" in table.down and "加快" in table.up
+    assert table.opposites_in("显著降低了显存占用，并加快了推理速度") == []
+    assert "提高" in table.opposites_in("显著降低了显存占用")
+    assert "动态" in table.opposites_in("降低了显存占用，并加快了推理速度，长度固定")
+    src = tmp_path / "bank.md"
+    src.write_text(MIXED_DIRECTIONS_MD, encoding="utf-8")
+    build_bank(src, tmp_path / "out", name="mixed")
+    point = load_bank(tmp_path / "out").questions["1"].rubric.points[0]
+    assert not point.opposites, point
+    g = Grader(Settings(mode="fuzzy"), bank=str(tmp_path / "out"))
+    agrees = g.grade("1", "MQA 的所有头共用一组键值缓存，省显存，提高了吞吐。")
+    assert agrees.points[0].verdict != "contradicted", agrees.points
+
+
 SHORT_MD = """# Short answers
 
 ## 1. What is the role of a prototype program in problem solving?
