@@ -421,6 +421,25 @@ def test_a_source_that_moves_quantities_both_ways_gets_no_magnitude_opposites(tm
     assert agrees.points[0].verdict != "contradicted", agrees.points
 
 
+def test_a_reference_contradicts_none_of_the_points_built_from_it():
+    """"单向" near "自注意力机制" is the Decoder section's own claim: the Encoder point's opposite
+    words, written by the reference itself, would contradict the reference graded against it."""
+    from grader.authoring.build import build_rubric
+    from grader.models import Question
+
+    ref = ("**Encoder**\n\n核心机制是双向自注意力机制，任何位置都同时关注左右两边。每个词元因此能得到整个上下文的表示。\n\n"
+           "**Decoder**\n\n核心机制是单向自注意力机制，只能看到之前的词元，自回归地生成文本。")
+    rubric = build_rubric(ref, "Encoder 和 Decoder 有何不同？", structured=True)
+    encoder, decoder = rubric.points
+    assert "单向" not in encoder.opposites, encoder
+    assert "双向" in decoder.opposites, decoder  # not contradicted by the reference: kept
+    from grader.pipeline import grade_question
+
+    q = Question(id="1", question="Encoder 和 Decoder 有何不同？", reference_answer=ref, rubric=rubric)
+    result = grade_question(q, ref, "fuzzy", Settings(mode="fuzzy"))
+    assert all(pt.verdict != "contradicted" for pt in result.points), result.points
+
+
 SHORT_MD = """# Short answers
 
 ## 1. What is the role of a prototype program in problem solving?

@@ -195,7 +195,23 @@ def build_points(reference: str, question: str | None = None, *, max_points: int
                 source=src,
             )
         )
-    return points
+    return _opposites_the_reference_allows(points, reference, question)
+
+
+def _opposites_the_reference_allows(points: list[KeyPoint], reference: str, question: str | None) -> list[KeyPoint]:
+    """The reference graded against its own points contradicts none of them: a point it contradicts
+    loses its `opposites` ("单向" near "自注意力机制" is the next section's claim, the one that
+    point's opposite words caught; the reference itself then lost credit)."""
+    if not any(p.opposites for p in points):
+        return points
+    from ..answer import prepare
+    from ..matchers.compiled import compile_rubric
+    from ..matchers.lexical import match_points
+
+    compiled = compile_rubric(Rubric(points=points), f"{question or ''}\n{reference}")
+    matches = match_points(compiled, prepare(reference), fuzzy=True)
+    return [p.model_copy(update={"opposites": []}) if p.opposites and m.result.verdict == "contradicted" else p
+            for p, m in zip(points, matches)]
 
 
 # A reference of more claims than this (a page or more: the seed bank's references have 39-68 claims,
