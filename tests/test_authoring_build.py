@@ -370,6 +370,9 @@ def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
     # not when the span states both sides, and not a word inside one the span states
     assert antonym_table().opposites_in("参数增加，显存减少") == []
     assert "线性" not in antonym_table().opposites_in("非线性激活函数")
+    # a quality noun's opposite stated by its adjective ("随机的" for 随机性) is stated too
+    assert antonym_table().opposites_in("对输入随机地归零，但这个过程是确定性的") == []
+    assert "随机性" in antonym_table().opposites_in("这个过程是确定性的")
     src = tmp_path / "bank.md"
     src.write_text(ANTONYMS_MD, encoding="utf-8")
     build_bank(src, tmp_path / "out", name="antonyms")

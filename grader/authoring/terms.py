@@ -218,7 +218,9 @@ class AntonymTable:
             if both_ways and (w in self.up or w in self.down):
                 continue
             opp = self.opposite[w]
-            if any(not any(a <= x and y <= b and b - a > y - x for a, b in covered) for o in opp for x, y in occurs(o, False)):
+            # a quality noun is stated by its adjective too, as the matcher reads it: "随机的" states 随机性
+            spellings = [f for o in opp for f in (o, o[:-1]) if f == o or (o.endswith("性") and len(o) >= 3 and CJK_RE.match(o[-2]))]
+            if any(not any(a <= x and y <= b and b - a > y - x for a, b in covered) for o in spellings for x, y in occurs(o, False)):
                 continue
             for o in opp:
                 if o in keywords or any(o in v for v in stated) or o in out:
