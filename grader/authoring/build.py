@@ -226,7 +226,7 @@ def is_structured(reference: str, question: str | None = None) -> bool:
     software product.") has no structure to weigh by, and two keyword groups per merged point ask too
     little of it: ADS and Mohler as banks (`python eval/build_other_banks.py`) graded at Pearson
     0.419 / 0.402 built by structure, 0.622 / 0.543 claim by claim. A long one graded claim by claim
-    is as poor: the seed bank's references on the fly, dev set Spearman 0.721 claim by claim, 0.788
+    is as poor: the seed bank's references on the fly, dev set Spearman 0.721 claim by claim, 0.794
     by structure (`python eval/rubric_quality.py`)."""
     if len(parse_structure(reference, question)) > 1:
         return True  # sub-headings: sub-questions, whose points share their weight
