@@ -4,7 +4,8 @@ Errors (exit 1): a file that is not valid YAML or does not match the schema (`ex
 positive weights, non-empty texts and groups, unique point ids: the model's own validators), a
 question id used by two files, an empty key point text, a point whose `source` is not in the
 reference answer (after normalisation: tags, case, width, whitespace; or rapidfuzz partial_ratio
->= 90) and that gives no `reason`, a point with neither source nor reason.
+>= 90) and that gives no `reason`, a point with neither source nor reason, a misconception whose text
+or keyword groups are the point's own.
 Warnings (exit 0): a keyword group none of whose aliases occurs in the reference or in the point's
 own text (it may be a fine synonym, or a typo); a point with no keyword group.
 """
@@ -99,6 +100,11 @@ def check_question_file(path: Path, report: CheckReport) -> Question | None:
         for j, word in enumerate(p.opposites):
             if normalize(word) in aliases:
                 add(base + ("opposites", j), f"point {p.id!r}: {word!r} is both a keyword and an opposite; remove it from one of them")
+        own = {frozenset(map(normalize, g)) for g in p.keywords}
+        for j, misc in enumerate(p.misconceptions):
+            if {frozenset(map(normalize, g)) for g in misc.keywords} == own or normalize(misc.text) == normalize(p.text):
+                add(base + ("misconceptions", j), f"point {p.id!r}: misconception {j} is the point itself (its text or "
+                    "its keyword groups): every answer that makes the point would state it; give the wrong claim's own words")
     return q
 
 
