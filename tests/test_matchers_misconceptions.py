@@ -139,3 +139,17 @@ def test_rubric_check_rejects_bad_misconceptions(bank, misc, message):
 def test_rubric_check_accepts_the_test_bank(bank):
     r = runner.invoke(app, ["rubric", "check", str(bank)])
     assert r.exit_code == 0, r.output
+
+
+def test_the_judge_is_not_told_the_misconceptions(bank):
+    from grader.answer import prepare
+    from grader.llm.prompts import build_messages
+    from grader.banks import load_bank
+
+    q = load_bank(bank).questions["1"]
+    bare = q.model_copy(update={"rubric": q.rubric.model_copy(
+        update={"points": [p.model_copy(update={"misconceptions": []}) for p in q.rubric.points]})})
+    answer = prepare("Q、K、V 来自同一个共享的投影矩阵。")
+    assert build_messages(q, q.rubric.points, answer, "zh") == build_messages(bare, bare.rubric.points, answer, "zh")
+    assert "同一个共享" not in json.dumps(build_messages(q, q.rubric.points, answer, "zh"), ensure_ascii=False).replace(
+        "来自同一个共享", "")
