@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from conftest import one_question_bank
 from typer.testing import CliRunner
 
 from grader.cli import app
@@ -39,11 +40,7 @@ rubric:
 
 @pytest.fixture
 def bank(tmp_path):
-    d = tmp_path / "misc"
-    d.mkdir()
-    (d / "bank.yaml").write_text("name: misc\ntitle: t\nlanguage: zh\n", encoding="utf-8")
-    (d / "q1.yaml").write_text(QUESTION, encoding="utf-8")
-    return d
+    return one_question_bank(tmp_path, "misc", QUESTION)
 
 
 def point(bank, answer, mode="fuzzy", pid="qkv-projection"):
@@ -100,11 +97,8 @@ def test_english_wrong_claim(bank):
 def test_a_rubric_without_misconceptions_keeps_its_version(bank, tmp_path):
     from grader.banks import load_bank
 
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    (plain / "bank.yaml").write_text("name: plain\ntitle: t\n", encoding="utf-8")
     no_misc = QUESTION.split("      misconceptions:")[0] + QUESTION.split("weight matrix]\n")[1]
-    (plain / "q1.yaml").write_text(no_misc, encoding="utf-8")
+    plain = one_question_bank(tmp_path, "plain", no_misc)
     rubric = load_bank(plain).questions["1"].rubric
     assert not rubric.points[0].misconceptions
     blob = json.dumps(rubric.model_dump(mode="json", exclude={"points": {0: {"misconceptions"}, 1: {"misconceptions"}}}),
