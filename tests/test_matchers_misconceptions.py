@@ -147,3 +147,8 @@ def test_the_judge_is_not_told_the_misconceptions(bank):
     assert build_messages(q, q.rubric.points, answer, "zh") == build_messages(bare, bare.rubric.points, answer, "zh")
     assert q.rubric.points[0].misconceptions[0].text not in json.dumps(
         build_messages(q, q.rubric.points, answer, "zh"), ensure_ascii=False)
+
+
+def test_rubric_show_lists_the_wrong_claims(bank):
+    r = runner.invoke(app, ["rubric", "show", "1", "--bank", str(bank)], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and "✗ Q、K、V 由同一个共享的投影矩阵得到" in r.output, r.output
