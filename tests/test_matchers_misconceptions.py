@@ -152,3 +152,10 @@ def test_the_judge_is_not_told_the_misconceptions(bank):
 def test_rubric_show_lists_the_wrong_claims(bank):
     r = runner.invoke(app, ["rubric", "show", "1", "--bank", str(bank)], env={"COLUMNS": "250"})
     assert r.exit_code == 0 and "✗ Q、K、V 由同一个共享的投影矩阵得到" in r.output, r.output
+
+
+def test_rubric_check_warns_of_a_wrong_claim_the_reference_states(bank):
+    text = QUESTION.replace("reference_answer: 每个词元", "reference_answer: Q、K、V 共享同一个投影矩阵。每个词元")
+    (bank / "q1.yaml").write_text(text, encoding="utf-8")
+    r = runner.invoke(app, ["rubric", "check", str(bank)])
+    assert r.exit_code == 0 and "q1.yaml:13: warning" in r.output and "the reference answer states the wrong claim" in r.output, r.output

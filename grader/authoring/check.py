@@ -7,7 +7,8 @@ reference answer (after normalisation: tags, case, width, whitespace; or rapidfu
 >= 90) and that gives no `reason`, a point with neither source nor reason, a misconception whose text
 or keyword groups are the point's own.
 Warnings (exit 0): a keyword group none of whose aliases occurs in the reference or in the point's
-own text (it may be a fine synonym, or a typo); a point with no keyword group.
+own text (it may be a fine synonym, or a typo); a point with no keyword group; a misconception the
+reference answer itself states (people give a copy of the reference full marks).
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ def check_question_file(path: Path, report: CheckReport) -> Question | None:
             if {frozenset(map(normalize, g)) for g in misc.keywords} == own or normalize(misc.text) == normalize(p.text):
                 add(base + ("misconceptions", j), f"point {p.id!r}: misconception {j} is the point itself (its text or "
                     "its keyword groups): every answer that makes the point would state it; give the wrong claim's own words")
+    if ref and any(p.misconceptions for p in q.rubric.points):
+        from ..answer import prepare
+        from ..matchers.compiled import compile_rubric
+        from ..matchers.misconceptions import claims_stated
+
+        where = {p.id: i for i, p in enumerate(q.rubric.points)}
+        for pid, claim in claims_stated(compile_rubric(q.rubric, q.question + "\n" + ref), prepare(ref)):
+            add(("rubric", "points", where[pid], "misconceptions"), f"point {pid!r}: the reference answer states the "
+                f"wrong claim {claim!r}: a copy of the reference would lose the point; narrow its keywords or remove it", "warning")
     return q
 
 

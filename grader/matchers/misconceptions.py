@@ -63,3 +63,10 @@ def misconceived(compiled: CompiledRubric, prepared: PreparedAnswer, matches: li
                     break
         out.append(m)
     return out
+
+
+def claims_stated(compiled: CompiledRubric, prepared: PreparedAnswer) -> list[tuple[str, str]]:
+    """(point id, claim) of each known wrong claim the text states, covered or not
+    (`grader rubric check` reads the reference answer with it)."""
+    view = AnswerView(prepared)
+    return [(p.id, m.text) for p in compiled.points for m in p.misconceptions if stated(view, m) is not None]
