@@ -159,3 +159,12 @@ def test_rubric_check_warns_of_a_wrong_claim_the_reference_states(bank):
     (bank / "q1.yaml").write_text(text, encoding="utf-8")
     r = runner.invoke(app, ["rubric", "check", str(bank)])
     assert r.exit_code == 0 and "q1.yaml:13: warning" in r.output and "the reference answer states the wrong claim" in r.output, r.output
+
+
+def test_a_built_rubric_writes_misconceptions_only_when_it_has_some(bank):
+    from grader.authoring.bank_build import question_yaml
+    from grader.banks import load_bank
+
+    q = load_bank(bank).questions["1"]
+    text = question_yaml(q)
+    assert text.count("misconceptions:") == 1 and "Q、K、V 由同一个共享的投影矩阵得到" in text
