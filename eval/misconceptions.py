@@ -10,12 +10,20 @@ with "the answer claims: ..."), the mean human score, the mean score with and wi
 misconceptions. Right answers (RIGHT_KINDS) that lost points to a wrong claim are counted apart:
 each is a misconception that fires on a correct answer. `--show` lists the claims found on dev,
 the tuning set, only: dev2's answers are never read to edit a rubric.
+
+    python eval/misconceptions.py --cost [--rounds 7]
+
+What looking for the wrong claims costs: the dev and dev2 answers graded (fuzzy, in process) with
+and without the misconceptions, each answer both ways one after the other (the order alternating),
+CPU time of this process; the ratio with / without of each round, min and median over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -73,11 +81,42 @@ def measure(name: str, show: bool) -> None:
           "lost points to a wrong claim" + "".join(f"\n    {i}: {a:.2f} -> {b:.2f}" for i, a, b in right_lost if name == "dev"))
 
 
+def cost(rounds: int) -> None:
+    settings = Settings(mode="fuzzy")
+    grader = Grader(settings)
+    rows = load("dev") + load("dev2")
+    pairs = {}
+    for row in rows:
+        if row["question_id"] not in pairs:
+            q, _ = grader.question(row["question_id"])
+            pairs[row["question_id"]] = (q, without_misconceptions(q))
+    for which in (0, 1):  # warm both: compiled rubrics, automata
+        for row in rows:
+            grade_question(pairs[row["question_id"]][which], row["answer"], "fuzzy", settings)
+    ratios = []
+    for r in range(rounds):
+        took = {0: 0.0, 1: 0.0}
+        for k, row in enumerate(rows):  # answer by answer, so that a burst of load falls on both
+            for which in ((0, 1) if (r + k) % 2 else (1, 0)):
+                t = time.process_time()
+                grade_question(pairs[row["question_id"]][which], row["answer"], "fuzzy", settings)
+                took[which] += time.process_time() - t
+        ratios.append(took[0] / took[1])
+        print(f"  round {r + 1}: with {took[0] * 1000 / len(rows):.2f} ms, without {took[1] * 1000 / len(rows):.2f} ms per answer")
+    print(f"with / without misconceptions, {len(rows)} answers, {rounds} rounds: min {min(ratios):.3f}x, "
+          f"median {statistics.median(ratios):.3f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", default=["dev", "dev2"], choices=["dev", "dev2"])
     ap.add_argument("--show", action="store_true", help="list each claim found (dev only)")
+    ap.add_argument("--cost", action="store_true", help="time grading with and without the misconceptions")
+    ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
+    if args.cost:
+        cost(args.rounds)
+        return
     for name in args.sets:
         measure(name, args.show and name == "dev")
 
