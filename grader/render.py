@@ -79,7 +79,8 @@ def print_rubric(con: Console, q: Question, bank: str) -> None:
     table.add_column("keywords (alias groups)", overflow="fold", max_width=60)
     for p in q.rubric.points:
         kw = " + ".join("{" + " | ".join(g) + "}" for g in p.keywords)
-        table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "")), f"{p.weight:g}", escape(kw))
+        wrong = "".join(f"\n✗ {m.text}" for m in p.misconceptions)  # the known wrong claims under the point
+        table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "") + wrong), f"{p.weight:g}", escape(kw))
     con.print(table)
 
 
