@@ -108,3 +108,7 @@ def print_eval(con: Console, res: dict) -> None:
             con.print(f"  {w['id']}  {w['kind'] or ''}  {w['human']:.1f}  {w['grader']:.1f}  {' '.join(w['flags'])}")
     if res.get("errors"):
         con.print(f"[red]{len(res['errors'])} rows could not be graded[/], e.g. {escape(res['errors'][0]['error'])}")
+    if res.get("unscored"):
+        u = res["unscored"][0]
+        con.print(f"[yellow]{len(res['unscored'])} rows unscored, left out of the figures[/] "
+                  f"(e.g. {escape(u['id'])}: {escape(', '.join(u['flags']))})")
