@@ -124,9 +124,16 @@ class CompiledRubric:
     # groups name the same thing (share an alias), for each subject named by two points or more.
     subjects: tuple[tuple[int, ...], ...] = ()
     _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
+    _reach: object = None  # what an answer's indexes need to hold for this rubric (`Reach`, built on first use)
 
-    def __getstate__(self):  # pickled without the automaton: built again on first use
-        return {f: (None if f == "_automaton" else getattr(self, f)) for f in self.__slots__}
+    def __getstate__(self):  # pickled without what is built on first use
+        return {f: (None if f in ("_automaton", "_reach") else getattr(self, f)) for f in self.__slots__}
+
+    @property
+    def reach(self) -> "Reach":
+        if self._reach is None:
+            self._reach = Reach(self.points)
+        return self._reach
 
     def __setstate__(self, state):
         for k, v in state.items():
@@ -168,6 +175,27 @@ class CompiledRubric:
                         seen.add((pi, id(probe)))
                         out.setdefault(pi, []).append(probe)
         return out
+
+
+class Reach:
+    """What of an answer this rubric can ever look up, so that an answer's indexes hold only that:
+    the (first letter, length) of the English words a typo-tolerant alias may be compared with
+    (within two letters of its length), and the tokens paraphrase and the Chinese fuzzy aliases read."""
+
+    __slots__ = ("word_sizes", "tokens")
+
+    def __init__(self, points: tuple[CompiledPoint, ...]):
+        sizes: set[tuple[str, int]] = set()
+        toks: set[str] = set()
+        for p in points:
+            toks.update(p.tokens)
+            for g in p.groups:
+                for a in g.fuzzy_words:
+                    sizes.update((a[0], n) for n in range(len(a) - 2, len(a) + 3))
+                for grams in g.fuzzy_cjk_bigrams:
+                    toks.update(grams)
+        self.word_sizes = frozenset(sizes)
+        self.tokens = frozenset(toks)
 
 
 def _automaton(points: tuple[CompiledPoint, ...]):

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
-from .compiled import CUE_CANDIDATE, NEG_REACH, CompiledGroup, CompiledPoint, CompiledRubric, is_negated, occurrence_matches
+from .compiled import CUE_CANDIDATE, NEG_REACH, CompiledGroup, CompiledPoint, CompiledRubric, Reach, is_negated, occurrence_matches
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
@@ -63,10 +63,12 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues")
+    __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "_words", "_seg_tokens", "_pair_tokens",
+                 "_present", "_negated", "_cues")
 
-    def __init__(self, prepared: PreparedAnswer):
+    def __init__(self, prepared: PreparedAnswer, reach: Reach):
         self.prepared = prepared
+        self.reach = reach  # what the rubric can look up: the indexes below hold only that
         self.segs = prepared.segments
         self.starts: list[int] = []
         pos = 0
@@ -80,7 +82,9 @@ class AnswerView:
             for j in span:
                 self.by_seg[j].append(k)
         self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
-        self._token_segs: dict[str, list[int]] | None = None
+        self._seg_tokens: list[frozenset[str]] | None = None
+        self._pair_tokens: list[frozenset[str]] | None = None
+        self._present: frozenset[str] | None = None
         self._negated: dict[tuple[int, int, int], bool] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
@@ -111,13 +115,16 @@ class AnswerView:
         """first letter -> (lengths, (word, sentence, offset), texts) of English words and adjacent
         pairs joined ("multi qurey"), by length, in text order within a length."""
         if self._words is None:
+            sizes = self.reach.word_sizes  # the (first letter, length) some typo-tolerant alias may reach
             out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
             for j, seg in enumerate(self.segs):
                 found = [(m.group().replace("-", "").replace("'", ""), m.start()) for m in _WORD.finditer(seg.norm)]
                 for w, p in found:
-                    out.setdefault((w[0], len(w)), []).append((w, j, p))
+                    if (key := (w[0], len(w))) in sizes:
+                        out.setdefault(key, []).append((w, j, p))
                 for (a, pa), (b, _) in zip(found, found[1:]):
-                    out.setdefault((a[0], len(a) + len(b)), []).append((a + b, j, pa))
+                    if (key := (a[0], len(a) + len(b))) in sizes:
+                        out.setdefault(key, []).append((a + b, j, pa))
             by_first: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] = {}
             for first, size in sorted(out):
                 lens, items, texts = by_first.setdefault(first, ([], [], []))
@@ -138,15 +145,27 @@ class AnswerView:
         return items[lo:hi], texts[lo:hi]
 
     @property
-    def token_segs(self) -> dict[str, list[int]]:
-        """Content token -> the sentences that hold it."""
-        if self._token_segs is None:
-            index: dict[str, list[int]] = {}
-            for j, seg in enumerate(self.segs):
-                for t in set(tokens(seg.norm)):
-                    index.setdefault(t, []).append(j)
-            self._token_segs = index
-        return self._token_segs
+    def seg_tokens(self) -> list[frozenset[str]]:
+        """Each sentence's content tokens (those the rubric reads)."""
+        if self._seg_tokens is None:
+            need = self.reach.tokens
+            self._seg_tokens = [need.intersection(tokens(seg.norm)) for seg in self.segs]
+        return self._seg_tokens
+
+    @property
+    def pair_tokens(self) -> list[frozenset[str]]:
+        """The content tokens of each two consecutive sentences (i, i + 1)."""
+        if self._pair_tokens is None:
+            st = self.seg_tokens
+            self._pair_tokens = [a | b for a, b in zip(st, st[1:])]
+        return self._pair_tokens
+
+    @property
+    def present(self) -> frozenset[str]:
+        """The content tokens of the whole answer (those the rubric reads)."""
+        if self._present is None:
+            self._present = frozenset().union(*self.seg_tokens)
+        return self._present
 
 
 def _group_hits(
@@ -168,7 +187,7 @@ def _group_hits(
             w, j, p = near[k]
             if j not in hits:
                 hits[j] = (SAME if view.matches(group, j, p, p + len(w)) else OPPOSITE, True)
-    present = view.token_segs
+    present = view.present
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
         if sum(1 for g in grams if g in present) * 2 < len(grams):
             continue  # fewer than half of its bigrams anywhere: no alignment can reach the cutoff
@@ -341,30 +360,16 @@ def _judge_point(
 
 def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[int, ...]]:
     """Best share of the claim's tokens found in a window of one or two sentences, as credit."""
-    n = len(view.segs)
-    one = [0] * n
-    two = [0] * n  # window (i, i + 1)
-    index = view.token_segs
-    for t in point.tokens:
-        segs = index.get(t)
-        if not segs:
-            continue
-        in_pair = set()
-        for j in segs:
-            one[j] += 1
-            in_pair.add(j)
-            if j > 0:
-                in_pair.add(j - 1)
-        for i in in_pair:
-            if i + 1 < n:
-                two[i] += 1
+    claim = point.tokens
+    one = [len(claim.intersection(s)) for s in view.seg_tokens]
+    two = [len(claim.intersection(s)) for s in view.pair_tokens]  # window (i, i + 1)
     best, best_idx = 0, ()
-    for i in range(n):
-        if one[i] > best:
-            best, best_idx = one[i], (i,)
-        if i + 1 < n and two[i] > best:
+    for i, c in enumerate(one):  # the first best window, a sentence before the pair it opens
+        if c > best:
+            best, best_idx = c, (i,)
+        if i < len(two) and two[i] > best:
             best, best_idx = two[i], (i, i + 1)
-    recall = best / len(point.tokens)
+    recall = best / len(claim)
     credit = (recall - PARA_LOW) / (PARA_HIGH - PARA_LOW)
     return max(0.0, min(1.0, credit)), best_idx
 
@@ -387,7 +392,7 @@ _RESULT_FIELDS = ("id", "text", "weight", "verdict", "credit", "evidence", "meth
 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
-    view = AnswerView(prepared)
+    view = AnswerView(prepared, compiled.reach)
     found = compiled.exact_spans(view.joined)
     # sentences naming each compared subject: a claim about MHA is not made by a sentence about MQA
     named = [
