@@ -162,19 +162,16 @@ class CompiledRubric:
                     found.setdefault(key, set()).update(spans)
         return {k: sorted(v) for k, v in found.items()}
 
-    def probes_in(self, text: str) -> dict[int, list[AliasProbe]]:
-        """point index -> its aliases (probes) whose literal piece occurs in `text`, each once."""
+    def pieces_in(self, text: str) -> set[str]:
+        """The alias pieces of the rubric that occur in `text` (one automaton pass)."""
         if self._automaton is None:
             self._automaton = _automaton(self.points)
-        out: dict[int, list[AliasProbe]] = {}
-        seen: set[tuple[int, int]] = set()
-        for _, (_, entries, _) in self._automaton.iter(text):
-            for probe, keys in entries:
-                for pi, _ in keys:
-                    if (pi, id(probe)) not in seen:
-                        seen.add((pi, id(probe)))
-                        out.setdefault(pi, []).append(probe)
-        return out
+        return {value[0] for _, value in self._automaton.iter(text)}
+
+    def probes_of(self, pieces: set[str], point: int) -> list[AliasProbe]:
+        """The point's aliases (probes) whose piece is among `pieces`, each once."""
+        by_piece = self.reach.piece_probes
+        return [probe for piece in pieces for probe in by_piece[piece].get(point, ())]
 
 
 class Reach:
@@ -182,7 +179,7 @@ class Reach:
     the (first letter, length) of the English words a typo-tolerant alias may be compared with
     (within two letters of its length), and the tokens paraphrase and the Chinese fuzzy aliases read."""
 
-    __slots__ = ("word_sizes", "tokens")
+    __slots__ = ("word_sizes", "tokens", "piece_probes")
 
     def __init__(self, points: tuple[CompiledPoint, ...]):
         sizes: set[tuple[str, int]] = set()
@@ -196,6 +193,13 @@ class Reach:
                     toks.update(grams)
         self.word_sizes = frozenset(sizes)
         self.tokens = frozenset(toks)
+        # alias piece -> point index -> the point's probes with that piece (a probe has one piece)
+        by_piece: dict[str, dict[int, dict[int, AliasProbe]]] = {}
+        for pi, p in enumerate(points):
+            for g in p.groups:
+                for probe in g.probes:
+                    by_piece.setdefault(probe.piece, {}).setdefault(pi, {})[id(probe)] = probe
+        self.piece_probes = {piece: {pi: tuple(d.values()) for pi, d in pts.items()} for piece, pts in by_piece.items()}
 
 
 def _automaton(points: tuple[CompiledPoint, ...]):

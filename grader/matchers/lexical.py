@@ -416,6 +416,19 @@ def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool
     ]
 
 
+def _blank(text: str, spans) -> str:
+    """`text` with each span blanked out (a space: what is left is counted in words and characters)."""
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        if b <= max(a, pos):
+            continue  # empty, or inside a span already blanked
+        out.append(text[pos:a] if a > pos else "")
+        out.append(" ")
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> tuple[int, set[str]]:
     """(number of credited points, ids of those whose every matching clause is a bare term).
 
@@ -424,7 +437,7 @@ def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: lis
     """
     credited, bare = 0, set()
     by_id = {p.id: (i, p) for i, p in enumerate(compiled.points)}
-    seen: dict[int, list[tuple[str, dict[int, list]]]] = {}  # sentence -> its clauses, the probes in each
+    seen: dict[int, list[tuple[str, set[str]]]] = {}  # sentence -> its clauses, the alias pieces in each
     for m in matches:
         if m.result.credit <= 0 or not m.hit_segments:
             continue
@@ -433,17 +446,13 @@ def bare_points(compiled: CompiledRubric, prepared: PreparedAnswer, matches: lis
         hit_clauses = 0
         for j in m.hit_segments:
             if j not in seen:
-                seen[j] = [(c, compiled.probes_in(c)) for c in clauses(prepared.segments[j].norm)]
-            for c, probes in seen[j]:
-                # the point's aliases whose piece the clause holds (one automaton pass per clause)
-                spans = [sp for probe in probes.get(pi, ()) for sp in probe.spans(c)]
+                seen[j] = [(c, compiled.pieces_in(c)) for c in clauses(prepared.segments[j].norm)]
+            for c, pieces in seen[j]:
+                # the point's aliases whose piece the clause holds
+                spans = [sp for probe in compiled.probes_of(pieces, pi) for sp in probe.spans(c)] if pieces else ()
                 if not any(_TERM.search(c, a, b) for a, b in spans):
                     continue  # no term here: a value or a formula ("n/2") answers, it lists nothing
-                keep = [True] * len(c)
-                for a, b in spans:
-                    keep[a:b] = [False] * (b - a)
-                left = "".join(ch if k else " " for ch, k in zip(c, keep))
-                if content_length(left) > BARE_LEFT:
+                if content_length(_blank(c, spans)) > BARE_LEFT:
                     break
                 hit_clauses += 1
             else:
