@@ -63,12 +63,12 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "_words", "_seg_tokens", "_pair_tokens",
-                 "_present", "_negated", "_cues")
+    __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "win_masks", "seg_windows", "_words",
+                 "_seg_tokens", "_pair_tokens", "_present", "_negated", "_cues")
 
-    def __init__(self, prepared: PreparedAnswer, reach: Reach):
+    def __init__(self, prepared: PreparedAnswer, reach: Reach | None = None):
         self.prepared = prepared
-        self.reach = reach  # what the rubric can look up: the indexes below hold only that
+        self.reach = reach  # what the rubric can look up: the indexes below hold only that (None: everything)
         self.segs = prepared.segments
         self.starts: list[int] = []
         pos = 0
@@ -78,9 +78,16 @@ class AnswerView:
         self.joined = SEP.join(seg.norm for seg in self.segs)
         self.windows = _windows(self.segs)
         self.by_seg: list[list[int]] = [[] for _ in self.segs]  # sentence -> windows holding it
+        # the same as bitmasks: window k -> its sentences, sentence j -> the windows holding it
+        self.win_masks: list[int] = []
+        self.seg_windows: list[int] = [0] * len(self.segs)
         for k, span in enumerate(self.windows):
+            mask = 0
             for j in span:
                 self.by_seg[j].append(k)
+                self.seg_windows[j] |= 1 << k
+                mask |= 1 << j
+            self.win_masks.append(mask)
         self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
         self._seg_tokens: list[frozenset[str]] | None = None
         self._pair_tokens: list[frozenset[str]] | None = None
@@ -115,15 +122,15 @@ class AnswerView:
         """first letter -> (lengths, (word, sentence, offset), texts) of English words and adjacent
         pairs joined ("multi qurey"), by length, in text order within a length."""
         if self._words is None:
-            sizes = self.reach.word_sizes  # the (first letter, length) some typo-tolerant alias may reach
+            sizes = self.reach.word_sizes if self.reach is not None else None  # (first letter, length) an alias may reach
             out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
             for j, seg in enumerate(self.segs):
                 found = [(m.group().replace("-", "").replace("'", ""), m.start()) for m in _WORD.finditer(seg.norm)]
                 for w, p in found:
-                    if (key := (w[0], len(w))) in sizes:
+                    if (key := (w[0], len(w))) in sizes or sizes is None:
                         out.setdefault(key, []).append((w, j, p))
                 for (a, pa), (b, _) in zip(found, found[1:]):
-                    if (key := (a[0], len(a) + len(b))) in sizes:
+                    if (key := (a[0], len(a) + len(b))) in sizes or sizes is None:
                         out.setdefault(key, []).append((a + b, j, pa))
             by_first: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] = {}
             for first, size in sorted(out):
@@ -148,8 +155,11 @@ class AnswerView:
     def seg_tokens(self) -> list[frozenset[str]]:
         """Each sentence's content tokens (those the rubric reads)."""
         if self._seg_tokens is None:
-            need = self.reach.tokens
-            self._seg_tokens = [need.intersection(tokens(seg.norm)) for seg in self.segs]
+            if self.reach is None:
+                self._seg_tokens = [frozenset(tokens(seg.norm)) for seg in self.segs]
+            else:
+                need = self.reach.tokens
+                self._seg_tokens = [need.intersection(tokens(seg.norm)) for seg in self.segs]
         return self._seg_tokens
 
     @property
@@ -168,15 +178,14 @@ class AnswerView:
         return self._present
 
 
-def _group_hits(
-    group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list[tuple[int, int]]
-) -> dict[int, tuple[int, bool]]:
-    """sentence index -> (status, via_fuzzy) for one alias group."""
-    joined = view.joined
-    hits = _exact_hits(group, view, spans)
-    if not fuzzy or any(st == SAME for st, _ in hits.values()):
-        return hits
+def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list[tuple[int, int]]) -> tuple[int, int, int]:
+    """One alias group in the answer, as sentence bitmasks: (the sentences that state it with the
+    claim's polarity, those where it occurs at all, those where only a typo-tolerant alias found it)."""
+    same, hit = _exact_hits(group, view, spans)
+    if not fuzzy or same:
+        return same, hit, 0
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
+    typo = 0
     for alias in group.fuzzy_words:
         near, texts = view.near(alias[0], len(alias))
         if not near:
@@ -185,32 +194,53 @@ def _group_hits(
         close = process.extract(alias, texts, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None)
         for k in sorted(k for _, _, k in close) if len(close) > 1 else [k for _, _, k in close]:
             w, j, p = near[k]
-            if j not in hits:
-                hits[j] = (SAME if view.matches(group, j, p, p + len(w)) else OPPOSITE, True)
+            bit = 1 << j
+            if not hit & bit:
+                hit |= bit
+                typo |= bit
+                if view.matches(group, j, p, p + len(w)):
+                    same |= bit
     present = view.present
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
         if sum(1 for g in grams if g in present) * 2 < len(grams):
             continue  # fewer than half of its bigrams anywhere: no alignment can reach the cutoff
-        al = fuzz.partial_ratio_alignment(alias, joined, score_cutoff=FUZZY_CUTOFF)
+        al = fuzz.partial_ratio_alignment(alias, view.joined, score_cutoff=FUZZY_CUTOFF)
         if al is not None:
             j = view.seg_of(al.dest_start)
-            if j not in hits:
+            bit = 1 << j
+            if not hit & bit:
+                hit |= bit
+                typo |= bit
                 off = view.starts[j]
-                st = view.matches(group, j, al.dest_start - off, al.dest_end - off)
-                hits[j] = (SAME if st else OPPOSITE, True)
-    return hits
+                if view.matches(group, j, al.dest_start - off, al.dest_end - off):
+                    same |= bit
+    return same, hit, typo
 
 
-def _exact_hits(group: CompiledGroup, view: AnswerView, spans: list[tuple[int, int]]) -> dict[int, tuple[int, bool]]:
-    hits: dict[int, tuple[int, bool]] = {}
+def _exact_hits(group: CompiledGroup, view: AnswerView, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """(sentences stating the group with the claim's polarity, sentences holding it) as bitmasks."""
+    same = hit = 0
+    starts = view.starts
     for start, end in spans:
-        j = view.seg_of(start)
-        if hits.get(j, (NONE,))[0] == SAME:
+        j = bisect_right(starts, start) - 1
+        bit = 1 << j
+        if same & bit:
             continue
-        off = view.starts[j]
-        st = SAME if view.matches(group, j, start - off, end - off) else OPPOSITE
-        hits[j] = (max(st, hits.get(j, (NONE,))[0]), False)
-    return hits
+        hit |= bit
+        off = starts[j]
+        if view.matches(group, j, start - off, end - off):
+            same |= bit
+    return same, hit
+
+
+def _bits(mask: int) -> tuple[int, ...]:
+    """The indices of a bitmask's set bits, ascending."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return tuple(out)
 
 
 def _evidence(prepared: PreparedAnswer, idx) -> str | None:
@@ -263,78 +293,86 @@ def _judge_point(
     fuzzy: bool,
     partial_from: float,
     spans: list[list[tuple[int, int]]],
-    named: list[set[int]],
+    named: list[int],
 ) -> LexicalMatch:
     prepared = view.prepared
     n = len(point.groups)
-    hits = [_group_hits(g, view, fuzzy, sp) for g, sp in zip(point.groups, spans)]  # group: sentence -> status
+    hits = [_group_hits(g, view, fuzzy, sp) for g, sp in zip(point.groups, spans)]  # (same, hit, typo) masks
     # In a comparison, a sentence that names another subject and not this point's says nothing of it,
     # and neither does a window whose only subject is another one ("**MQA**" over "共享一组 K/V").
-    own: set[int] = named[point.subject] if point.subject is not None else set()
-    others: set[int] = set()
+    own = others = 0
     if point.subject is not None:
-        others = set().union(*(s for k, s in enumerate(named) if k != point.subject))
-        elsewhere = others - own
-        if elsewhere:
-            hits = [{j: v for j, v in h.items() if j not in elsewhere} for h in hits]
-    found = sum(1 for h in hits if h)
+        own = named[point.subject]
+        for k, m in enumerate(named):
+            if k != point.subject:
+                others |= m
+        keep = ~(others & ~own)
+        if keep != -1:
+            hits = [(s & keep, h & keep, t & keep) for s, h, t in hits]
+    found = sum(1 for _, h, _ in hits if h)
+    touched = 0
+    for _, h, _ in hits:
+        touched |= h
     # A group the answer also states with the claim's polarity somewhere is not contradicted by a
     # negated mention elsewhere: "RNN 无法并行, 自注意力可以并行" compares, it does not contradict.
-    affirmed = [any(st == SAME for st, _ in h.values()) for h in hits]
-    touched = set().union(*hits) if hits else set()
-    live = [(h, aff) for h, aff in zip(hits, affirmed) if h]  # the groups found somewhere
+    live = [x for x in hits if x[1]]  # the groups found somewhere
 
     best_credit, hit_idx, used_fuzzy = 0.0, (), False
     contradiction: tuple[int, ...] | None = None
-    for k in sorted({k for j in touched for k in view.by_seg[j]}):
-        span = view.windows[k]
-        if others and not own.intersection(span) and others.intersection(span):
+    cand = 0  # the windows that hold a sentence where some group occurs
+    seg_windows = view.seg_windows
+    for j in _bits(touched):
+        cand |= seg_windows[j]
+    win_masks = view.win_masks
+    while cand:
+        low = cand & -cand
+        cand ^= low
+        wm = win_masks[low.bit_length() - 1]
+        if others and not own & wm and others & wm:
             continue  # the window is about another subject of the comparison
         same = opp = 0
-        win_hits: set[int] = set()
-        opp_idx: set[int] = set()
+        win_hits = opp_idx = 0
         via_fuzzy = False
-        for h, aff in live:
-            if aff:  # the group's first sentence in the window that states it
-                for j in span:
-                    v = h.get(j)
-                    if v is not None and v[0] == SAME:
-                        same += 1
-                        win_hits.add(j)
-                        via_fuzzy |= v[1]
-                        break
+        for s, h, t in live:
+            if s:  # the group's first sentence in the window that states it
+                x = s & wm
+                if x:
+                    same += 1
+                    x &= -x
+                    win_hits |= x
+                    via_fuzzy |= bool(t & x)
             else:  # never stated with the claim's polarity: what the window has of it is reversed
-                if js := [j for j in span if j in h]:
+                x = h & wm
+                if x:
                     opp += 1
-                    opp_idx.update(js)
+                    opp_idx |= x
         # reversed terms contradict the claim when nothing of it is affirmed, or in a sentence that
         # affirms the rest: "It includes a name and parameters. Does not include return type."
         # reverses nothing of "the name and the types of the parameters" (Mohler 0.540 -> 0.543)
         if opp and same + opp == n and contradiction is None and (not same or opp_idx & win_hits):
-            contradiction = tuple(sorted(win_hits | opp_idx))
+            contradiction = _bits(win_hits | opp_idx)
         credit = same / n if n else 0.0
         if credit > best_credit + 1e-9:
-            best_credit, hit_idx, used_fuzzy = credit, tuple(sorted(win_hits)), via_fuzzy
+            best_credit, hit_idx, used_fuzzy = credit, _bits(win_hits), via_fuzzy
             if credit >= 1.0:
                 break  # covered: no later window can do better, and a contradiction no longer counts
 
     method = "fuzzy" if (fuzzy and used_fuzzy) else "keyword"
-    if best_credit < 1.0 and contradiction is None and n <= NEGATED_TERM_GROUPS and hits[0] and not affirmed[0]:
+    if best_credit < 1.0 and contradiction is None and n <= NEGATED_TERM_GROUPS and hits[0][1] and not hits[0][0]:
         # the point's first (most specific) term is written, and only negated: "自注意力无法并行计算"
         # against "并行计算" says the opposite even when the point's other word is not there
-        contradiction = tuple(sorted(hits[0]))
+        contradiction = _bits(hits[0][1])
     if best_credit < 1.0 and contradiction is None and point.opposite is not None:
         # the answer says the opposite in so many words ("正确" where the point is "错误")
         joined = view.joined
-        opp_segs = {
-            view.seg_of(s)
-            for s, e in point.opposite.spans(joined)
-            if occurrence_matches(point.opposite, joined, s, e)
-        }
+        opp_segs = 0
+        for s, e in point.opposite.spans(joined):
+            if occurrence_matches(point.opposite, joined, s, e):
+                opp_segs |= 1 << view.seg_of(s)
         if not VERDICT_WORDS.intersection(point.opposite.aliases):
             opp_segs &= touched  # a property word: only in a sentence with one of the point's keywords
         if opp_segs:
-            contradiction = tuple(sorted(opp_segs))
+            contradiction = _bits(opp_segs)
     if best_credit < 1.0 and contradiction is not None:
         return LexicalMatch(
             _result(point, "contradicted", 0.0, _evidence(prepared, contradiction), method,
@@ -410,8 +448,9 @@ def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool
                         for other, segs in enumerate(named):
                             if other != k:
                                 segs.discard(j)
+    masks = [sum(1 << j for j in segs) for segs in named]  # each subject's sentences as a bitmask
     return [
-        _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))], named)
+        _judge_point(p, view, fuzzy, compiled.partial_from, [found.get((i, g), []) for g in range(len(p.groups))], masks)
         for i, p in enumerate(compiled.points)
     ]
 
