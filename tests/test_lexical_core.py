@@ -47,3 +47,43 @@ def test_probes_of_the_pieces_found_are_the_probes_whose_piece_occurs(rubrics):
                 spec = {id(pr) for g in point.groups for pr in g.probes if pr.piece in text}
                 got = compiled.probes_of(pieces, pi)
                 assert len(got) == len(spec) and {id(pr) for pr in got} == spec
+
+
+def _windows_spec(segs):
+    """`_windows` as first written (tuples built by filtering the recent headings)."""
+    from grader.matchers.lexical import _HEADING_END, HEAD_MAX, WINDOW
+
+    out = set()
+    short = [len(s.norm) <= HEAD_MAX or content_length(s.norm) <= HEAD_MAX for s in segs]
+    recent: list[int] = []
+    for j in range(len(segs)):
+        run = (j,)
+        while True:
+            out.add(run)
+            if recent:
+                a = tuple(h for h in recent[-1:] if h < run[0])
+                if a:
+                    out.add(a + run)
+                b = tuple(h for h in recent if h < run[0])
+                if b:
+                    out.add(b + run)
+            lead = run[0] - 1
+            if len(run) == WINDOW or lead < 0 or not short[lead]:
+                break
+            run = (lead,) + run
+        if short[j] and _HEADING_END.search(segs[j].text):
+            recent = (recent + [j])[-2:]
+    return sorted(out, key=lambda w: (w[-1], len(w)))
+
+
+def test_windows_are_those_of_the_plain_rule_in_the_same_order():
+    from grader.answer import prepare
+    from grader.matchers.lexical import _windows
+
+    rnd = random.Random(9)
+    lines = ["**MQA**", "缺点：", "优点:", "L1 正则化：", "1. 多头注意力把 Q、K、V 投影到多个子空间。", "短句。", "ok.",
+             "This sentence is long enough to count as a statement of its own.", "- KV cache", "GQA 分组共享 K/V，介于两者之间。"]
+    for _ in range(1500):
+        text = "\n".join(rnd.choice(lines) for _ in range(rnd.randint(1, 12)))
+        segs = prepare(text).segments
+        assert _windows(segs) == _windows_spec(segs), text

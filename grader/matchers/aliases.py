@@ -99,11 +99,15 @@ class AliasProbe:
         if self._rx is None:
             self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
         reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
-        lo, hi = max(0, piece_start - reach), min(len(text), piece_end + reach)
+        lo = piece_start - reach if piece_start > reach else 0
+        hi = piece_end + reach
+        if hi > len(text):
+            hi = len(text)
         if self.others:
             near = text[lo:hi]
-            if not all(r in near for r in self.others):
-                return []
+            for r in self.others:
+                if r not in near:
+                    return []
         out = []
         for m in self._rx.finditer(text, lo, hi):
             start, end = m.start(), m.end()

@@ -147,26 +147,30 @@ class CompiledRubric:
         if self._automaton is None:
             self._automaton = _automaton(self.points)
         found: dict[tuple[int, int], set[tuple[int, int]]] = {}
-        for end, (piece, entries, word_only) in self._automaton.iter(text):
-            start = end + 1 - len(piece)
+        for end, (size, entries, word_only, _) in self._automaton.iter(text):
+            end += 1
+            start = end - size
             if word_only and start and text[start - 1] in _ALNUM:
                 continue  # every alias of this piece is one English word, and this is inside another
             for probe, keys in entries:  # an alias shared by several groups is looked at once
                 if probe.literal:
-                    spans = ((start, end + 1),)
+                    spans = ((start, end),)
                 else:
-                    spans = probe.spans_around(text, start, end + 1)
+                    spans = probe.spans_around(text, start, end)
                     if not spans:
                         continue
                 for key in keys:
-                    found.setdefault(key, set()).update(spans)
-        return {k: sorted(v) for k, v in found.items()}
+                    if key in found:
+                        found[key].update(spans)
+                    else:
+                        found[key] = set(spans)
+        return {k: sorted(v) if len(v) > 1 else list(v) for k, v in found.items()}
 
     def pieces_in(self, text: str) -> set[str]:
         """The alias pieces of the rubric that occur in `text` (one automaton pass)."""
         if self._automaton is None:
             self._automaton = _automaton(self.points)
-        return {value[0] for _, value in self._automaton.iter(text)}
+        return {value[3] for _, value in self._automaton.iter(text)}
 
     def probes_of(self, pieces: set[str], point: int) -> list[AliasProbe]:
         """The point's aliases (probes) whose piece is among `pieces`, each once."""
@@ -213,7 +217,7 @@ def _automaton(points: tuple[CompiledPoint, ...]):
     automaton = ahocorasick.Automaton()
     for piece, entries in index.items():
         word_only = all(probe.tails is not None for probe, _ in entries.values())
-        automaton.add_word(piece, (piece, [(probe, tuple(keys)) for probe, keys in entries.values()], word_only))
+        automaton.add_word(piece, (len(piece), [(probe, tuple(keys)) for probe, keys in entries.values()], word_only, piece))
     automaton.make_automaton()
     return automaton
 

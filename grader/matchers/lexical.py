@@ -70,24 +70,25 @@ class AnswerView:
         self.prepared = prepared
         self.reach = reach  # what the rubric can look up: the indexes below hold only that (None: everything)
         self.segs = prepared.segments
+        norms = [seg.norm for seg in self.segs]
         self.starts: list[int] = []
         pos = 0
-        for seg in self.segs:
+        for norm in norms:
             self.starts.append(pos)
-            pos += len(seg.norm) + 1
-        self.joined = SEP.join(seg.norm for seg in self.segs)
+            pos += len(norm) + 1
+        self.joined = SEP.join(norms)
         self.windows = _windows(self.segs)
-        self.by_seg: list[list[int]] = [[] for _ in self.segs]  # sentence -> windows holding it
+        by_seg: list[list[int]] = [[] for _ in self.segs]  # sentence -> windows holding it
         # the same as bitmasks: window k -> its sentences, sentence j -> the windows holding it
-        self.win_masks: list[int] = []
-        self.seg_windows: list[int] = [0] * len(self.segs)
+        win_masks: list[int] = []
         for k, span in enumerate(self.windows):
             mask = 0
             for j in span:
-                self.by_seg[j].append(k)
-                self.seg_windows[j] |= 1 << k
+                by_seg[j].append(k)
                 mask |= 1 << j
-            self.win_masks.append(mask)
+            win_masks.append(mask)
+        self.by_seg, self.win_masks = by_seg, win_masks
+        self.seg_windows = [sum(1 << k for k in ks) for ks in by_seg]
         self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
         self._seg_tokens: list[frozenset[str]] | None = None
         self._pair_tokens: list[frozenset[str]] | None = None
@@ -266,25 +267,30 @@ def _windows(segs: list[Segment]) -> list[tuple[int, ...]]:
     out: set[tuple[int, ...]] = set()
     # a sentence of at most HEAD_MAX characters has at most that many content units: not counted
     short = [len(s.norm) <= HEAD_MAX or content_length(s.norm) <= HEAD_MAX for s in segs]
-    recent: list[int] = []  # the last two headings before this sentence
+    recent: tuple[int, ...] = ()  # the last two headings before this sentence
     for j in range(len(segs)):
         run = (j,)
+        first = j
         while True:  # the sentence, then with one and two short sentences right before it
             out.add(run)
-            if recent:
-                a = tuple(h for h in recent[-1:] if h < run[0])
-                if a:
-                    out.add(a + run)
-                b = tuple(h for h in recent if h < run[0])
-                if b:
-                    out.add(b + run)
-            lead = run[0] - 1
+            if recent:  # under the last heading, then under the last two (those above the run)
+                if recent[-1] < first:
+                    out.add(recent[-1:] + run)
+                    out.add(recent + run)
+                elif recent[0] < first:  # two headings, the last inside the run
+                    out.add(recent[:1] + run)
+            lead = first - 1
             if len(run) == WINDOW or lead < 0 or not short[lead]:
                 break
             run = (lead,) + run
+            first = lead
         if short[j] and _HEADING_END.search(segs[j].text):
-            recent = (recent + [j])[-2:]
-    return sorted(out, key=lambda w: (w[-1], len(w)))
+            recent = (recent + (j,))[-2:]
+    return sorted(out, key=_window_order)
+
+
+def _window_order(w: tuple[int, ...]) -> tuple[int, int]:
+    return w[-1], len(w)
 
 
 def _judge_point(
