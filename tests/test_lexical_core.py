@@ -87,3 +87,24 @@ def test_windows_are_those_of_the_plain_rule_in_the_same_order():
         text = "\n".join(rnd.choice(lines) for _ in range(rnd.randint(1, 12)))
         segs = prepare(text).segments
         assert _windows(segs) == _windows_spec(segs), text
+
+
+def test_bare_terms_are_read_only_in_an_answer_almost_without_grammar_words(monkeypatch):
+    """`bare_points` re-scans every matched clause; prose (grammar share over the stuffing bound)
+    cannot be stuffing whatever it finds, so it is not called there."""
+    from grader.answer import prepare
+    from grader.matchers import guards
+
+    bank = load_bank()
+    q = bank.questions["1"]
+    compiled = compiled_rubric(q)
+    calls = []
+    real = guards.bare_points
+    monkeypatch.setattr(guards, "bare_points", lambda *a: calls.append(1) or real(*a))
+    prose = prepare(q.reference_answer)
+    assert guards.grammar_share(prose) >= guards.STUFFING_GRAMMAR_MAX
+    assert guards.lexical(compiled, prose, fuzzy=False).flags == []
+    assert calls == []
+    terse = prepare("softmax 根号dk")  # too few items for a list by its shape
+    guards.lexical(compiled, terse, fuzzy=False)
+    assert guards.grammar_share(terse) < guards.STUFFING_GRAMMAR_MAX and calls

@@ -140,18 +140,20 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
     ):
         return Lexical(matches, _missing(points, reason="the answer is about something else"), ["off_topic"])
 
-    credited, bare = bare_points(compiled, prepared, matches)
     # a list by its shape: every credit rests on a bare term. Judged against a rich topic only, as
     # off_topic is: to a one-sentence reference ("What are a stack's operations?") a list of names
     # can be the answer (Mohler Pearson 0.543 -> 0.532 when applied there too)
     listed = len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY and is_term_list(prepared.original)
     if listed:
         bare = {p.id for p in points if p.credit > 0}
-    if (listed and bare) or (
-        len(bare) >= STUFFING_MIN_POINTS
-        and len(bare) >= STUFFING_SHARE * credited
-        and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
-    ):
+        stuffing = bool(bare)
+    else:
+        # the bare terms are read only in an answer almost without grammar words: the cheaper test first
+        stuffing = grammar_share(prepared) < STUFFING_GRAMMAR_MAX
+        if stuffing:
+            credited, bare = bare_points(compiled, prepared, matches)
+            stuffing = len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited
+    if stuffing:
         points = [
             p.model_copy(
                 update={
