@@ -18,7 +18,7 @@ The evidence is the span of the original answer from the first to the last sente
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -64,7 +64,7 @@ class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
     __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "win_masks", "seg_windows", "_words",
-                 "_seg_tokens", "_pair_tokens", "_present", "_negated", "_cues")
+                 "_token_bits", "_seg_masks", "_pair_masks", "_negated", "_cues")
 
     def __init__(self, prepared: PreparedAnswer, reach: Reach | None = None):
         self.prepared = prepared
@@ -90,9 +90,9 @@ class AnswerView:
         self.by_seg, self.win_masks = by_seg, win_masks
         self.seg_windows = [sum(1 << k for k in ks) for ks in by_seg]
         self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
-        self._seg_tokens: list[frozenset[str]] | None = None
-        self._pair_tokens: list[frozenset[str]] | None = None
-        self._present: frozenset[str] | None = None
+        self._token_bits: dict[str, int] | None = None  # built on first use (`_index_tokens`)
+        self._seg_masks: list[int] = []
+        self._pair_masks: list[int] = []
         self._negated: dict[tuple[int, int, int], bool] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
@@ -119,9 +119,9 @@ class AnswerView:
         return bisect_right(self.starts, pos) - 1
 
     @property
-    def words(self) -> dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]]:
-        """first letter -> (lengths, (word, sentence, offset), texts) of English words and adjacent
-        pairs joined ("multi qurey"), by length, in text order within a length."""
+    def words(self) -> dict[tuple[str, int], list[tuple[str, int, int]]]:
+        """(first letter, length) -> (word, sentence, offset) of the English words and adjacent pairs
+        joined ("multi qurey") of that size, each sentence's words then its pairs, in text order."""
         if self._words is None:
             sizes = self.reach.word_sizes if self.reach is not None else None  # (first letter, length) an alias may reach
             out: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
@@ -133,51 +133,44 @@ class AnswerView:
                 for (a, pa), (b, _) in zip(found, found[1:]):
                     if (key := (a[0], len(a) + len(b))) in sizes or sizes is None:
                         out.setdefault(key, []).append((a + b, j, pa))
-            by_first: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] = {}
-            for first, size in sorted(out):
-                lens, items, texts = by_first.setdefault(first, ([], [], []))
-                for x in out[(first, size)]:
-                    lens.append(size)
-                    items.append(x)
-                    texts.append(x[0])
-            self._words = by_first
+            self._words = out
         return self._words
 
     def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
-        """Words (and pairs) opening with `first`, within two letters of `size`, in reading order; their texts."""
-        entry = self.words.get(first)
-        if entry is None:
-            return [], []
-        lens, items, texts = entry
-        lo, hi = bisect_left(lens, size - 2), bisect_right(lens, size + 2)
-        return items[lo:hi], texts[lo:hi]
+        """Words (and pairs) opening with `first`, within two letters of `size`, shortest first, in
+        reading order within a length; their texts."""
+        words = self.words
+        items: list[tuple[str, int, int]] = []
+        for n in range(size - 2, size + 3):
+            bucket = words.get((first, n))
+            if bucket:
+                items += bucket
+        return items, [x[0] for x in items]
+
+    def _index_tokens(self) -> None:
+        """Each content token the rubric reads and the answer holds gets a bit; each sentence, and
+        each two consecutive sentences (i, i + 1), the bitmask of its tokens."""
+        need = self.reach.tokens if self.reach is not None else None
+        bits: dict[str, int] = {}
+        masks: list[int] = []
+        for seg in self.segs:
+            mask = 0
+            for t in tokens(seg.norm):
+                if need is None or t in need:
+                    bit = bits.get(t)
+                    if bit is None:
+                        bit = bits[t] = 1 << len(bits)
+                    mask |= bit
+            masks.append(mask)
+        self._token_bits, self._seg_masks = bits, masks
+        self._pair_masks = [a | b for a, b in zip(masks, masks[1:])]
 
     @property
-    def seg_tokens(self) -> list[frozenset[str]]:
-        """Each sentence's content tokens (those the rubric reads)."""
-        if self._seg_tokens is None:
-            if self.reach is None:
-                self._seg_tokens = [frozenset(tokens(seg.norm)) for seg in self.segs]
-            else:
-                need = self.reach.tokens
-                self._seg_tokens = [need.intersection(tokens(seg.norm)) for seg in self.segs]
-        return self._seg_tokens
-
-    @property
-    def pair_tokens(self) -> list[frozenset[str]]:
-        """The content tokens of each two consecutive sentences (i, i + 1)."""
-        if self._pair_tokens is None:
-            st = self.seg_tokens
-            self._pair_tokens = [a | b for a, b in zip(st, st[1:])]
-        return self._pair_tokens
-
-    @property
-    def present(self) -> frozenset[str]:
-        """The content tokens of the whole answer (those the rubric reads)."""
-        if self._present is None:
-            self._present = frozenset().union(*self.seg_tokens)
-        return self._present
-
+    def token_bits(self) -> dict[str, int]:
+        """Content token (those the rubric reads) -> its bit in the sentences' token masks."""
+        if self._token_bits is None:
+            self._index_tokens()
+        return self._token_bits
 
 def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list[tuple[int, int]]) -> tuple[int, int, int]:
     """One alias group in the answer, as sentence bitmasks: (the sentences that state it with the
@@ -201,7 +194,7 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list
                 typo |= bit
                 if view.matches(group, j, p, p + len(w)):
                     same |= bit
-    present = view.present
+    present = view.token_bits
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
         if sum(1 for g in grams if g in present) * 2 < len(grams):
             continue  # fewer than half of its bigrams anywhere: no alignment can reach the cutoff
@@ -404,16 +397,23 @@ def _judge_point(
 
 def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[int, ...]]:
     """Best share of the claim's tokens found in a window of one or two sentences, as credit."""
-    claim = point.tokens
-    one = [len(claim.intersection(s)) for s in view.seg_tokens]
-    two = [len(claim.intersection(s)) for s in view.pair_tokens]  # window (i, i + 1)
+    bits = view.token_bits
+    claim = 0  # the claim's tokens that the answer holds, as a token mask
+    for t in point.tokens:
+        claim |= bits.get(t, 0)
     best, best_idx = 0, ()
-    for i, c in enumerate(one):  # the first best window, a sentence before the pair it opens
-        if c > best:
-            best, best_idx = c, (i,)
-        if i < len(two) and two[i] > best:
-            best, best_idx = two[i], (i, i + 1)
-    recall = best / len(claim)
+    if claim:
+        pairs = view._pair_masks
+        last = len(pairs)
+        for i, mask in enumerate(view._seg_masks):  # the first best window, a sentence before the pair it opens
+            c = (claim & mask).bit_count()
+            if c > best:
+                best, best_idx = c, (i,)
+            if i < last:
+                c = (claim & pairs[i]).bit_count()
+                if c > best:
+                    best, best_idx = c, (i, i + 1)
+    recall = best / len(point.tokens)
     credit = (recall - PARA_LOW) / (PARA_HIGH - PARA_LOW)
     return max(0.0, min(1.0, credit)), best_idx
 
