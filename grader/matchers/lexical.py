@@ -26,7 +26,8 @@ from rapidfuzz import fuzz, process
 from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
-from .compiled import CUE_CANDIDATE, NEG_REACH, CompiledGroup, CompiledPoint, CompiledRubric, Reach, is_negated, occurrence_matches
+from .compiled import (CUE_CANDIDATE, NEG_REACH, PLAIN, CompiledGroup, CompiledPoint, CompiledRubric, Reach, occurrence_matches,
+                       polarity_matches, reading)
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
@@ -64,7 +65,7 @@ class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
     __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "win_masks", "seg_windows", "_words",
-                 "_token_bits", "_seg_masks", "_pair_masks", "_negated", "_cues")
+                 "_token_bits", "_seg_masks", "_pair_masks", "_read", "_cues")
 
     def __init__(self, prepared: PreparedAnswer, reach: Reach | None = None):
         self.prepared = prepared
@@ -89,11 +90,11 @@ class AnswerView:
             win_masks.append(mask)
         self.by_seg, self.win_masks = by_seg, win_masks
         self.seg_windows = [sum(1 << k for k in ks) for ks in by_seg]
-        self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
+        self._words: dict[tuple[str, int], list[tuple[str, int, int]]] | None = None
         self._token_bits: dict[str, int] | None = None  # built on first use (`_index_tokens`)
         self._seg_masks: list[int] = []
         self._pair_masks: list[int] = []
-        self._negated: dict[tuple[int, int, int], bool] = {}
+        self._read: dict[tuple[int, int, int], int] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
     def matches(self, group: CompiledGroup, j: int, start: int, end: int) -> bool:
@@ -102,18 +103,18 @@ class AnswerView:
         if group.polarity == "any":
             return True
         key = (j, start, end)
-        negated = self._negated.get(key)
-        if negated is None:
+        read = self._read.get(key)
+        if read is None:
             norm = self.segs[j].norm
             first = self._cues.get(j)
             if first is None:
                 m = CUE_CANDIDATE.search(norm)
                 first = self._cues[j] = m.start() if m else len(norm) + NEG_REACH
             # no possible cue before the end of the term's reach (clause_negated reads its clause
-            # from the sentence's start when no break comes first): not negated, without looking
-            negated = first < end + NEG_REACH and is_negated(norm, start, end)
-            self._negated[key] = negated
-        return negated == (group.polarity == "neg")
+            # from the sentence's start when no break comes first): plain, without looking
+            read = reading(norm, start, end) if first < end + NEG_REACH else PLAIN
+            self._read[key] = read
+        return polarity_matches(group.polarity, read)
 
     def seg_of(self, pos: int) -> int:
         return bisect_right(self.starts, pos) - 1
