@@ -238,16 +238,18 @@ class Reach:
     __slots__ = ("word_sizes", "tokens", "piece_probes")
 
     def __init__(self, points: tuple[CompiledPoint, ...]):
-        sizes: set[tuple[str, int]] = set()
+        sizes: dict[tuple[str, int], set[str]] = {}
         toks: set[str] = set()
         for p in points:
             toks.update(p.tokens)
             for g in p.groups:
                 for a in g.fuzzy_words:
-                    sizes.update((a[0], n) for n in range(len(a) - 2, len(a) + 3))
+                    for n in range(len(a) - 2, len(a) + 3):
+                        sizes.setdefault((a[0], n), set()).add(a)
                 for grams in g.fuzzy_cjk_bigrams:
                     toks.update(grams)
-        self.word_sizes = frozenset(sizes)
+        # (first letter, length) of a word -> the typo-tolerant aliases that may be compared with it
+        self.word_sizes = {k: frozenset(v) for k, v in sizes.items()}
         self.tokens = frozenset(toks)
         # alias piece -> point index -> the point's probes with that piece (a probe has one piece)
         by_piece: dict[str, dict[int, dict[int, AliasProbe]]] = {}

@@ -65,7 +65,7 @@ class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
     __slots__ = ("prepared", "reach", "segs", "joined", "starts", "windows", "by_seg", "win_masks", "seg_windows", "_words",
-                 "_token_bits", "_seg_masks", "_pair_masks", "_read", "_cues")
+                 "_token_bits", "_seg_masks", "_pair_masks", "_present", "_live", "_read", "_cues")
 
     def __init__(self, prepared: PreparedAnswer, reach: Reach | None = None):
         self.prepared = prepared
@@ -94,6 +94,8 @@ class AnswerView:
         self._token_bits: dict[str, int] | None = None  # built on first use (`_index_tokens`)
         self._seg_masks: list[int] = []
         self._pair_masks: list[int] = []
+        self._present: frozenset[str] = frozenset()
+        self._live: frozenset[str] | None = None
         self._read: dict[tuple[int, int, int], int] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
@@ -135,7 +137,15 @@ class AnswerView:
                     if (key := (a[0], len(a) + len(b))) in sizes or sizes is None:
                         out.setdefault(key, []).append((a + b, j, pa))
             self._words = out
+            if sizes is not None:  # the typo-tolerant aliases some word of the answer is within reach of
+                self._live = frozenset().union(*(sizes[k] for k in out))
         return self._words
+
+    def in_reach(self, alias: str) -> bool:
+        """May some word of the answer be within a typo of `alias`? (False: `near` finds nothing.)"""
+        if self._words is None:
+            self.words
+        return self._live is None or alias in self._live
 
     def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
         """Words (and pairs) opening with `first`, within two letters of `size`, shortest first, in
@@ -163,7 +173,7 @@ class AnswerView:
                         bit = bits[t] = 1 << len(bits)
                     mask |= bit
             masks.append(mask)
-        self._token_bits, self._seg_masks = bits, masks
+        self._token_bits, self._seg_masks, self._present = bits, masks, frozenset(bits)
         self._pair_masks = [a | b for a, b in zip(masks, masks[1:])]
 
     @property
@@ -172,6 +182,13 @@ class AnswerView:
         if self._token_bits is None:
             self._index_tokens()
         return self._token_bits
+
+    @property
+    def present(self) -> frozenset[str]:
+        """The content tokens of the answer (those the rubric reads)."""
+        if self._token_bits is None:
+            self._index_tokens()
+        return self._present
 
 def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list[tuple[int, int]]) -> tuple[int, int, int]:
     """One alias group in the answer, as sentence bitmasks: (the sentences that state it with the
@@ -182,6 +199,8 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
     typo = 0
     for alias in group.fuzzy_words:
+        if not view.in_reach(alias):
+            continue
         near, texts = view.near(alias[0], len(alias))
         if not near:
             continue
@@ -195,9 +214,8 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list
                 typo |= bit
                 if view.matches(group, j, p, p + len(w)):
                     same |= bit
-    present = view.token_bits
     for alias, grams in zip(group.fuzzy_cjk, group.fuzzy_cjk_bigrams):
-        if sum(1 for g in grams if g in present) * 2 < len(grams):
+        if len(grams.intersection(view.present)) * 2 < len(grams):
             continue  # fewer than half of its bigrams anywhere: no alignment can reach the cutoff
         al = fuzz.partial_ratio_alignment(alias, view.joined, score_cutoff=FUZZY_CUTOFF)
         if al is not None:
