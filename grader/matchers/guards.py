@@ -37,6 +37,7 @@ OFF_TOPIC_MIN_VOCABULARY = 200
 # Characters and words that carry grammar: what joins terms into statements.
 _ZH_GRAMMAR = frozenset("的了是在和与及或这那其之为将把被对从到也都而就个有所以可以会要让使得因需时能不没只则如若但并且即")
 _GRAMMAR_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
+_GRAMMAR_WORDS = _ZH_GRAMMAR | EN_STOP
 
 
 def grammar_share(prepared: PreparedAnswer) -> float:
@@ -47,7 +48,7 @@ def grammar_share(prepared: PreparedAnswer) -> float:
     units = _GRAMMAR_UNIT.findall(prepared.norm)
     if not units:
         return 0.0
-    return sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units)
+    return sum(map(_GRAMMAR_WORDS.__contains__, units)) / len(units)
 
 
 # A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,

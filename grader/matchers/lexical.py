@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import repeat
 
 from rapidfuzz import fuzz, process
 
@@ -166,12 +167,11 @@ class AnswerView:
         masks: list[int] = []
         for seg in self.segs:
             mask = 0
-            for t in tokens(seg.norm):
-                if need is None or t in need:
-                    bit = bits.get(t)
-                    if bit is None:
-                        bit = bits[t] = 1 << len(bits)
-                    mask |= bit
+            for t in (tokens(seg.norm) if need is None else need.intersection(tokens(seg.norm))):
+                bit = bits.get(t)
+                if bit is None:
+                    bit = bits[t] = 1 << len(bits)
+                mask |= bit
             masks.append(mask)
         self._token_bits, self._seg_masks, self._present = bits, masks, frozenset(bits)
         self._pair_masks = [a | b for a, b in zip(masks, masks[1:])]
@@ -416,10 +416,8 @@ def _judge_point(
 
 def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[int, ...]]:
     """Best share of the claim's tokens found in a window of one or two sentences, as credit."""
-    bits = view.token_bits
-    claim = 0  # the claim's tokens that the answer holds, as a token mask
-    for t in point.tokens:
-        claim |= bits.get(t, 0)
+    # the claim's tokens that the answer holds, as a token mask (distinct bits: their sum is their union)
+    claim = sum(map(view.token_bits.get, point.tokens, repeat(0)))
     best, best_idx = 0, ()
     if claim:
         pairs = view._pair_masks
