@@ -108,3 +108,39 @@ def test_bare_terms_are_read_only_in_an_answer_almost_without_grammar_words(monk
     terse = prepare("softmax 根号dk")  # too few items for a list by its shape
     guards.lexical(compiled, terse, fuzzy=False)
     assert guards.grammar_share(terse) < guards.STUFFING_GRAMMAR_MAX and calls
+
+
+def _mixed_texts(n: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
+    pieces = ["的", "是", "注意力", "Q", "K", "softmax", "The", "the", "and", "of", "is", "IS", "don't", "multi-head", " ",
+              "、", "，", "\n", "。", "可以", "并且", "所以", "KV", "cache", "İ", "K", "ﬁ", "x2", "-", "'"]
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40))) for _ in range(n)]
+
+
+def test_grammar_share_counted_is_the_share_of_listed_units():
+    import re
+
+    from grader.answer import prepare
+    from grader.matchers.guards import _ZH_GRAMMAR, grammar_share
+    from grader.text import EN_STOP
+
+    unit = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
+    for text in _mixed_texts(3000, 11):
+        prepared = prepare(text)
+        units = unit.findall(prepared.norm)
+        spec = sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units) if units else 0.0
+        assert grammar_share(prepared) == spec, text
+
+
+def test_prose_density_counted_is_the_density_of_listed_words():
+    import re
+
+    from grader.matchers.guards import _FILLERS, _prose_density
+    from grader.text import EN_STOP
+
+    for text in _mixed_texts(3000, 12):
+        words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text)]
+        en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
+        cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+        zh = len(re.findall("[了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为]", text))
+        assert _prose_density(text) == ((zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en), text

@@ -36,8 +36,10 @@ OFF_TOPIC_MIN_VOCABULARY = 200
 
 # Characters and words that carry grammar: what joins terms into statements.
 _ZH_GRAMMAR = frozenset("的了是在和与及或这那其之为将把被对从到也都而就个有所以可以会要让使得因需时能不没只则如若但并且即")
-_GRAMMAR_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
-_GRAMMAR_WORDS = _ZH_GRAMMAR | EN_STOP
+# a unit is a Chinese character or an English word
+_GRAMMAR_ZH = re.compile(r"[\u3400-\u9fff]")
+_GRAMMAR_EN = re.compile(r"[a-z][a-z'-]*")
+_GRAMMAR_ZH_WORD = re.compile("[" + "".join(sorted(_ZH_GRAMMAR)) + "]")
 
 
 def grammar_share(prepared: PreparedAnswer) -> float:
@@ -45,10 +47,13 @@ def grammar_share(prepared: PreparedAnswer) -> float:
 
     Written statements, terse or long, Chinese or English, keep 0.13-0.4 of them; a list of terms
     ("Q、K、V、softmax、根号dk、多头") almost none (dev set: keyword-stuffing answers 0-0.094)."""
-    units = _GRAMMAR_UNIT.findall(prepared.norm)
+    # counted without listing every character: a Chinese unit is one character, an English one a word
+    norm = prepared.norm
+    words = _GRAMMAR_EN.findall(norm)
+    units = _GRAMMAR_ZH.subn("", norm)[1] + len(words)
     if not units:
         return 0.0
-    return sum(map(_GRAMMAR_WORDS.__contains__, units)) / len(units)
+    return (_GRAMMAR_ZH_WORD.subn("", norm)[1] + sum(map(EN_STOP.__contains__, words))) / units
 
 
 # A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,
@@ -63,6 +68,7 @@ _FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and",
 _PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
 _PROSE_ZH_RE = re.compile("[" + "".join(sorted(_PROSE_ZH)) + "]")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_PROSE_EN = EN_STOP - _FILLERS  # stop words that make sentences
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 LIST_MIN_ITEMS = 6
 LIST_SHORT_ITEM = 15  # claim-length units: five Chinese characters, or fifteen letters
@@ -72,10 +78,10 @@ LIST_EN_PROSE_MAX = 0.1  # stop words per English word
 
 
 def _prose_density(text: str) -> tuple[float, int, float, int]:
-    words = [w.lower() for w in _EN_WORD.findall(text)]
-    en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
-    cjk = len(_CJK_CHAR.findall(text))
-    zh = len(_PROSE_ZH_RE.findall(text))
+    words = _EN_WORD.findall(text.lower()) if text.isascii() else [w.lower() for w in _EN_WORD.findall(text)]
+    en = sum(map(_PROSE_EN.__contains__, words))
+    cjk = _CJK_CHAR.subn("", text)[1]  # counted, not listed
+    zh = _PROSE_ZH_RE.subn("", text)[1]
     return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
 
 

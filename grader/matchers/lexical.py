@@ -142,11 +142,13 @@ class AnswerView:
                 self._live = frozenset().union(*(sizes[k] for k in out))
         return self._words
 
-    def in_reach(self, alias: str) -> bool:
-        """May some word of the answer be within a typo of `alias`? (False: `near` finds nothing.)"""
+    @property
+    def live(self) -> frozenset[str] | None:
+        """The typo-tolerant aliases some word of the answer is within reach of (None: any may be;
+        an alias not here finds nothing `near`)."""
         if self._words is None:
             self.words
-        return self._live is None or alias in self._live
+        return self._live
 
     def near(self, first: str, size: int) -> tuple[list[tuple[str, int, int]], list[str]]:
         """Words (and pairs) opening with `first`, within two letters of `size`, shortest first, in
@@ -198,8 +200,9 @@ def _group_hits(group: CompiledGroup, view: AnswerView, fuzzy: bool, spans: list
         return same, hit, 0
     # typo-tolerant aliases, only for a concept the answer does not spell exactly anywhere
     typo = 0
+    live = view.live if group.fuzzy_words else None
     for alias in group.fuzzy_words:
-        if not view.in_reach(alias):
+        if live is not None and alias not in live:
             continue
         near, texts = view.near(alias[0], len(alias))
         if not near:
