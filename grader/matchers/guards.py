@@ -36,10 +36,8 @@ OFF_TOPIC_MIN_VOCABULARY = 200
 
 # Characters and words that carry grammar: what joins terms into statements.
 _ZH_GRAMMAR = frozenset("的了是在和与及或这那其之为将把被对从到也都而就个有所以可以会要让使得因需时能不没只则如若但并且即")
-# a unit is a Chinese character or an English word
-_GRAMMAR_ZH = re.compile(r"[\u3400-\u9fff]")
-_GRAMMAR_EN = re.compile(r"[a-z][a-z'-]*")
-_GRAMMAR_ZH_WORD = re.compile("[" + "".join(sorted(_ZH_GRAMMAR)) + "]")
+_GRAMMAR_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
+_GRAMMAR_WORDS = _ZH_GRAMMAR | EN_STOP
 
 
 def grammar_share(prepared: PreparedAnswer) -> float:
@@ -47,13 +45,10 @@ def grammar_share(prepared: PreparedAnswer) -> float:
 
     Written statements, terse or long, Chinese or English, keep 0.13-0.4 of them; a list of terms
     ("Q、K、V、softmax、根号dk、多头") almost none (dev set: keyword-stuffing answers 0-0.094)."""
-    # counted without listing every character: a Chinese unit is one character, an English one a word
-    norm = prepared.norm
-    words = _GRAMMAR_EN.findall(norm)
-    units = _GRAMMAR_ZH.subn("", norm)[1] + len(words)
+    units = _GRAMMAR_UNIT.findall(prepared.norm)
     if not units:
         return 0.0
-    return (_GRAMMAR_ZH_WORD.subn("", norm)[1] + sum(map(EN_STOP.__contains__, words))) / units
+    return sum(map(_GRAMMAR_WORDS.__contains__, units)) / len(units)
 
 
 # A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,
@@ -78,10 +73,10 @@ LIST_EN_PROSE_MAX = 0.1  # stop words per English word
 
 
 def _prose_density(text: str) -> tuple[float, int, float, int]:
-    words = _EN_WORD.findall(text.lower()) if text.isascii() else [w.lower() for w in _EN_WORD.findall(text)]
+    words = [w.lower() for w in _EN_WORD.findall(text)]
     en = sum(map(_PROSE_EN.__contains__, words))
-    cjk = _CJK_CHAR.subn("", text)[1]  # counted, not listed
-    zh = _PROSE_ZH_RE.subn("", text)[1]
+    cjk = len(_CJK_CHAR.findall(text))
+    zh = len(_PROSE_ZH_RE.findall(text))
     return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
 
 
@@ -155,8 +150,12 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
         bare = {p.id for p in points if p.credit > 0}
         stuffing = bool(bare)
     else:
-        # the bare terms are read only in an answer almost without grammar words: the cheaper test first
-        stuffing = grammar_share(prepared) < STUFFING_GRAMMAR_MAX
+        # the bare terms are read only where they can be enough (a bare point is a credited one with
+        # matched sentences) in an answer almost without grammar words: the cheaper tests first
+        stuffing = (
+            sum(1 for m in matches if m.result.credit > 0 and m.hit_segments) >= STUFFING_MIN_POINTS
+            and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
+        )
         if stuffing:
             credited, bare = bare_points(compiled, prepared, matches)
             stuffing = len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited
