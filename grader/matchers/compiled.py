@@ -80,11 +80,19 @@ def _en_reverses(words: list[str], i: int, after_term: bool) -> bool:
     return not _EN_ALL.intersection(words[i + 1 : i + 3])
 
 
-def negated_before(norm: str, start: int) -> bool:
-    """True when the term starting at `start` is negated by a cue earlier in its clause."""
+def clause_start(norm: str, start: int) -> int:
+    """Where the clause of the term starting at `start` opens, looking back at most 40 characters."""
     left = max(0, start - 40)
     for m in _CLAUSE_BREAK.finditer(norm, left, start):
         left = m.end()
+    return left
+
+
+def negated_before(norm: str, start: int, left: int | None = None) -> bool:
+    """True when the term starting at `start` is negated by a cue earlier in its clause
+    (`left`: `clause_start(norm, start)`, when the caller has it)."""
+    if left is None:
+        left = clause_start(norm, start)
     for m in _ZH_NEG.finditer(norm, left, start):
         if m.end() >= start - _CUE_REACH and _zh_reverses(norm, m, start):
             return True
@@ -92,13 +100,12 @@ def negated_before(norm: str, start: int) -> bool:
     return any(_en_reverses(words, i, False) for i in range(len(words)))
 
 
-def knowing_negated(norm: str, start: int, end: int) -> bool:
+def knowing_negated(norm: str, start: int, end: int, left: int | None = None) -> bool:
     """Is the term norm[start:end] what a negated verb of knowing in its clause is about
     ("模型本身不知道词的先后顺序")? Then it is neither stated nor denied: its polarity is not read
     (the point "语序决定语义, 因此必须显式提供位置信息" was contradicted by that sentence)."""
-    left = max(0, start - 40)
-    for m in _CLAUSE_BREAK.finditer(norm, left, start):
-        left = m.end()
+    if left is None:
+        left = clause_start(norm, start)
     return any(_ZH_KNOWING.match(norm, m.end()) for m in _ZH_NEG.finditer(norm, left, start))
 
 
@@ -287,9 +294,10 @@ PLAIN, BEFORE, CLAUSE, UNREAD = 0, 1, 2, 3
 
 
 def reading(norm: str, start: int, end: int) -> int:
-    if knowing_negated(norm, start, end):
+    left = clause_start(norm, start)  # read once for the two checks of what comes before the term
+    if knowing_negated(norm, start, end, left):
         return UNREAD
-    if negated_before(norm, start):
+    if negated_before(norm, start, left):
         return BEFORE
     return CLAUSE if clause_negated(norm, start, end) else PLAIN
 
