@@ -163,6 +163,12 @@ class CompiledGroup:
 
 
 @dataclass(slots=True)
+class CompiledMisconception:
+    text: str  # the wrong claim, as the rubric writes it
+    groups: tuple[CompiledGroup, ...]  # every one found in one window: the answer states it
+
+
+@dataclass(slots=True)
 class CompiledPoint:
     id: str
     text: str
@@ -171,6 +177,7 @@ class CompiledPoint:
     tokens: frozenset[str]
     subject: int | None = None  # index in CompiledRubric.subjects when the first group names one
     opposite: CompiledGroup | None = None  # words stating the opposite of the point, found plainly
+    misconceptions: tuple[CompiledMisconception, ...] = ()  # known wrong claims about the point
 
 
 @dataclass(slots=True)
@@ -381,7 +388,14 @@ def _compile(rubric: Rubric, context: str) -> CompiledRubric:
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
         opposite = _compile_group(p.opposites, "", shared) if p.opposites else None  # polarity "pos": plainly
-        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite))
+        # a wrong claim's groups take their polarity from its own text, as a point's do; they are not
+        # the topic's vocabulary nor in the automaton: they change no point's match
+        miscs = tuple(
+            CompiledMisconception(m.text, mgroups)
+            for m in p.misconceptions
+            if (mgroups := tuple(cg for g in m.keywords if (cg := _compile_group(g, normalize(m.text), shared))))
+        )
+        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite, misconceptions=miscs))
     subjects = _subjects(points)
     for k, members in enumerate(subjects):
         for i in members:
