@@ -51,7 +51,7 @@ def test_probes_of_the_pieces_found_are_the_probes_whose_piece_occurs(rubrics):
 
 def _windows_spec(segs):
     """`_windows` as first written (tuples built by filtering the recent headings)."""
-    from grader.matchers.lexical import _HEADING_END, HEAD_MAX, WINDOW
+    from grader.matchers.view import _HEADING_END, HEAD_MAX, WINDOW
 
     out = set()
     short = [len(s.norm) <= HEAD_MAX or content_length(s.norm) <= HEAD_MAX for s in segs]
@@ -78,7 +78,7 @@ def _windows_spec(segs):
 
 def test_windows_are_those_of_the_plain_rule_in_the_same_order():
     from grader.answer import prepare
-    from grader.matchers.lexical import _windows
+    from grader.matchers.view import _windows
 
     rnd = random.Random(9)
     lines = ["**MQA**", "缺点：", "优点:", "L1 正则化：", "1. 多头注意力把 Q、K、V 投影到多个子空间。", "短句。", "ok.",
