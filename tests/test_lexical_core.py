@@ -144,3 +144,14 @@ def test_prose_density_counted_is_the_density_of_listed_words():
         cjk = len(re.findall(r"[\u3400-\u9fff]", text))
         zh = len(re.findall("[了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为]", text))
         assert _prose_density(text) == ((zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en), text
+
+
+def test_set_bits_are_read_the_same_from_small_and_large_masks():
+    """`_bits` reads a mask of an answer of many sentences from its digits (one step per bit of a
+    big int made a hostile answer of thousands of sentences quadratic)."""
+    from grader.matchers.lexical import _bits
+
+    rnd = random.Random(13)
+    for _ in range(3000):
+        mask = rnd.getrandbits(rnd.choice([0, 1, 5, 63, 64, 65, 200, 3000]))
+        assert list(_bits(mask)) == [i for i in range(mask.bit_length()) if mask >> i & 1]

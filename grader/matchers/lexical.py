@@ -115,6 +115,9 @@ def _exact_hits(group: CompiledGroup, view: AnswerView, spans: list[tuple[int, i
 
 def _bits(mask: int) -> tuple[int, ...]:
     """The indices of a bitmask's set bits, ascending."""
+    if mask >> 64:  # an answer of many sentences: one pass over the digits, not one big-int step per bit
+        digits = bin(mask)[:1:-1]
+        return tuple(i for i, c in enumerate(digits) if c == "1")
     out = []
     while mask:
         low = mask & -mask
@@ -173,10 +176,8 @@ def _judge_point(
     for j in _bits(touched):
         cand |= seg_windows[j]
     win_masks = view.win_masks
-    while cand:
-        low = cand & -cand
-        cand ^= low
-        wm = win_masks[low.bit_length() - 1]
+    for k in _bits(cand):
+        wm = win_masks[k]
         if others and not own & wm and others & wm:
             continue  # the window is about another subject of the comparison
         same = opp = 0
