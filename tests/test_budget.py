@@ -19,6 +19,7 @@ HOSTILE = "mha;" * 5000  # ~200x a normal answer's work without a budget
 
 def test_a_hostile_answer_is_unscored_with_a_flag_once_its_budget_is_spent():
     g = Grader(Settings(mode="fuzzy", grade_budget=0.02))
+    g.grade("4", "warm up")  # the first grade of a rubric gets ten times the budget: HOSTILE took ~0.2 s, its edge
     r = g.grade("4", HOSTILE)
     assert "over_time_budget" in r.flags and "unscored" in r.flags
     assert {p.verdict for p in r.points} == {"unscored"} and r.score == 0.0
