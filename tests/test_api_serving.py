@@ -147,7 +147,7 @@ def running(http: str, timeout: float = 1.0, cap: int = 20):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = uvicorn.Config(create_app(Settings(), ApiConfig()), host="127.0.0.1", port=port, log_level="critical",
-                            loop="asyncio", **options)
+                            **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

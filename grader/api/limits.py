@@ -169,12 +169,13 @@ def server_limits(http: str = "auto") -> dict:
     """Keyword arguments for uvicorn.run / uvicorn.Config. The protocol is named by its import path,
     so that `--workers N` processes (which import this module afresh, with the same environment)
     configure it the same way. `http`: "auto" (httptools where installed), "httptools" or "h11".
-    The event loop is uvicorn's "auto": uvloop where installed."""
+    The event loop is asyncio's, uvloop installed or not: with short grades on the loop, uvloop
+    gave the same CPU per request and a p99 2-5x longer (eval/bench_api.py, 3 alternating runs)."""
     configure()
     if http == "auto":
         http = "h11" if HttpToolsProtocol is None else "httptools"
     protocol = {"h11": "GuardedH11Protocol", "httptools": "GuardedHttpToolsProtocol"}[http]
-    return {"http": f"{__name__}:{protocol}", "timeout_keep_alive": KEEP_ALIVE,
+    return {"http": f"{__name__}:{protocol}", "loop": "asyncio", "timeout_keep_alive": KEEP_ALIVE,
             "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
 
 
