@@ -13,8 +13,9 @@ rounds, each of them, one after the other:
    httpx for the Python client, which spends 2-3 ms of CPU per request on the same two cores);
    requests/s, latency percentiles, the server's CPU per request (all its processes) and the load
    generator's own;
-3. the same load on a bare uvicorn app with the server's protocol and event loop, answering every
-   POST with a grade's JSON (~4 KB) and doing nothing else: the floor of the HTTP stack;
+3. the same load with empty answers (the pipeline's shortest path: what serving a grade costs
+   without matching), then on a bare uvicorn app with the server's protocol and event loop,
+   answering every POST with a grade's JSON (~4 KB) and doing nothing else: the HTTP stack's floor;
 4. a CPU-spin control: as many pure-Python spinners as server processes against one (below the
    process count means other work on the machine).
 Then prints min and median over the rounds of: requests/s and its ratio to in-process grades/s
@@ -381,6 +382,8 @@ def _ppid(pid: int) -> int | None:
 def wrk_load(base: str, pairs: list[tuple[str, str]], clients: int, duration: float, tmp: Path, server_pid: int | None = None) -> dict:
     """Closed loop driven by wrk (C, epoll): `clients` connections on 2 threads. Its own CPU time
     is read from the child's rusage, so what the load generator took from the server shows."""
+    tmp = tmp / str(hash(tuple(pairs)) & 0xFFFFFFFF)  # a file of bodies per set of answers
+    tmp.mkdir(exist_ok=True)
     bodies = tmp / "bodies.jsonl"
     if not bodies.exists():
         bodies.write_text("".join(json.dumps({"question_id": q, "answer": a, "mode": "fuzzy"}, ensure_ascii=False) + "\n"
@@ -461,11 +464,14 @@ def main(argv: list[str] | None = None) -> int:
                                 cmd=[sys.executable, "-c", BARE_APP, str(bare_port), str(canned)])
             base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
 
-            def closed_loop(url: str, pid: int, seconds: float) -> dict:
+            # the fixed cost of serving a grade: empty answers (the pipeline's shortest path)
+            empty = [(q, "") for q, _ in pairs[:20]]
+
+            def closed_loop(url: str, pid: int, seconds: float, bodies: list = pairs) -> dict:
                 if args.driver == "wrk":
-                    return wrk_load(url, pairs, args.clients, seconds, tmp, pid)
+                    return wrk_load(url, bodies, args.clients, seconds, tmp, pid)
                 c0 = _proc_cpu(pid)
-                r = _run_loop(load(url, pairs, args.clients, args.requests, seconds))
+                r = _run_loop(load(url, bodies, args.clients, args.requests, seconds))
                 r["server_cpu_ms_per_request"] = round((_proc_cpu(pid) - c0) * 1000 / max(r["requests"], 1), 3)
                 return r
 
@@ -475,12 +481,14 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):
                 rate, grade_ms = inproc.measure()
                 served = closed_loop(base, proc.pid, args.duration)
+                fixed = closed_loop(base, proc.pid, max(2.0, args.duration / 2), empty)
                 floor = closed_loop(bare_base, bare.pid, max(2.0, args.duration / 2))
                 control = spin(args.workers) / spin(1) if args.workers > 1 else 1.0
                 rounds.append({
                     "inprocess_grades_per_s": round(rate, 1), "grade_cpu_ms": round(grade_ms, 3), **served,
                     "ratio": round(served["rps"] / (rate * args.workers), 3),
                     "http_overhead_ms": round(served["server_cpu_ms_per_request"] - grade_ms, 3),
+                    "empty_cpu_ms_per_request": fixed["server_cpu_ms_per_request"],
                     "bare_cpu_ms_per_request": floor["server_cpu_ms_per_request"], "bare_rps": floor["rps"],
                     "control": round(control, 2),
                 })
@@ -497,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"min": min(values), "median": round(statistics.median(values), 3)}
 
     keys = ("rps", "p50_ms", "p99_ms", "ratio", "server_cpu_ms_per_request", "grade_cpu_ms", "http_overhead_ms",
-            "bare_cpu_ms_per_request", "client_cpu_ms_per_request", "inprocess_grades_per_s", "control")
+            "empty_cpu_ms_per_request", "bare_cpu_ms_per_request", "client_cpu_ms_per_request", "inprocess_grades_per_s", "control")
     summary = {k: mm(k) for k in keys}
     errors = sum(r["errors"] for r in rounds) + (open_loop["errors"] if open_loop else 0)
     ok = errors == 0 and summary["rps"]["median"] >= TARGET_RPS and summary["p99_ms"]["median"] <= TARGET_P99_MS
@@ -535,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         line("latency p99", "p99_ms", " ms", "{:.1f}")
         line("server CPU per request", "server_cpu_ms_per_request", " ms", "{:.3f}")
         line("HTTP overhead per request (server CPU less a grade's)", "http_overhead_ms", " ms", "{:.3f}")
+        line("POST /v1/grade of an empty answer (serving a grade, no matching), CPU per request",
+             "empty_cpu_ms_per_request", " ms", "{:.3f}")
         line("bare uvicorn app, same protocol and loop, CPU per request", "bare_cpu_ms_per_request", " ms", "{:.3f}")
         line("load generator CPU per request", "client_cpu_ms_per_request", " ms", "{:.3f}")
         if args.workers > 1:
