@@ -3,6 +3,7 @@ its baselines.
 
     python eval/bench_api.py --rate 0                 # 3 rounds: in-process, wrk on grader serve, wrk on a bare app
     python eval/bench_api.py --rate 0 --workers 2     # grader serve --workers 2
+    python eval/bench_api.py --rate 0 --against main   # and main's code, interleaved: ratios to it
     python eval/bench_api.py --clients 8 --rate 300 --bank llm-interview --json
 
 Starts `grader serve` (with --workers N) and a bare uvicorn app on 127.0.0.1, then runs --rounds
@@ -235,14 +236,17 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 
 
 def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path, workers: int = 1,
-                 cmd: list[str] | None = None) -> subprocess.Popen:
+                 cmd: list[str] | None = None, tree: Path | None = None) -> subprocess.Popen:
+    """`grader serve` (or `cmd`) on `port`; with `tree`, the code of that checkout (PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "OPENAI_"))}
     env.update(extra_env)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     cmd = cmd or [sys.executable, "-m", "grader.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                   "--bank", bank_ref, "--workers", str(workers)]
     # The log goes to a file: a pipe nobody reads would fill up and stall the server.
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tree)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -431,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
     ap.add_argument("--workers", type=int, default=1, help="grader serve --workers N (default 1)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--against", metavar="REV", help="also serve REV's code (a temporary git worktree), interleaved in each "
+                    "round: its figures and the ratios of this checkout's to them")
     ap.add_argument("--rate", type=float, default=0.0, help="open-loop rate after the rounds, requests/s (default 0: none)")
     ap.add_argument("--requests", type=int, default=3000, help="the httpx phases stop after this many requests (default 3000)")
     ap.add_argument("--duration", type=float, default=8.0, help="seconds of each closed-loop phase (default 8)")
@@ -454,10 +460,15 @@ def main(argv: list[str] | None = None) -> int:
             bank_desc += f", dev-set answers cut to {args.chars} characters"
         inproc = InProcess(bank_ref, pairs)
         canned = tmp / "canned.json"  # what the bare app answers: a real response of /v1/grade
-        port, bare_port = free_port(), free_port()
+        port, bare_port, ref_port = free_port(), free_port(), free_port()
         proc = start_server(bank_ref, port, {}, tmp / "serve.log", workers=args.workers)
-        bare = None
+        bare = ref = ref_tree = None
+        root = Path(__file__).resolve().parent.parent
         try:
+            if args.against:
+                ref_tree = tmp / "against"
+                subprocess.run(["git", "worktree", "add", "--detach", "-q", str(ref_tree), args.against], cwd=root, check=True)
+                ref = start_server(bank_ref, ref_port, {}, tmp / "ref.log", workers=args.workers, tree=ref_tree)
             qid, answer = pairs[0]
             canned.write_bytes(httpx.post(f"http://127.0.0.1:{port}/v1/grade", json={"question_id": qid, "answer": answer}).content)
             bare = start_server(bank_ref, bare_port, {}, tmp / "bare.log",
@@ -475,12 +486,16 @@ def main(argv: list[str] | None = None) -> int:
                 r["server_cpu_ms_per_request"] = round((_proc_cpu(pid) - c0) * 1000 / max(r["requests"], 1), 3)
                 return r
 
+            ref_base = f"http://127.0.0.1:{ref_port}"
             closed_loop(base, proc.pid, 2)  # warm-up: every worker process compiles its rubrics
             closed_loop(bare_base, bare.pid, 1)
+            if ref is not None:
+                closed_loop(ref_base, ref.pid, 2)
             rounds = []
             for _ in range(args.rounds):
                 rate, grade_ms = inproc.measure()
                 served = closed_loop(base, proc.pid, args.duration)
+                theirs = closed_loop(ref_base, ref.pid, args.duration) if ref is not None else None
                 fixed = closed_loop(base, proc.pid, max(2.0, args.duration / 2), empty)
                 floor = closed_loop(bare_base, bare.pid, max(2.0, args.duration / 2))
                 control = spin(args.workers) / spin(1) if args.workers > 1 else 1.0
@@ -492,13 +507,23 @@ def main(argv: list[str] | None = None) -> int:
                     "bare_cpu_ms_per_request": floor["server_cpu_ms_per_request"], "bare_rps": floor["rps"],
                     "control": round(control, 2),
                 })
+                if theirs is not None:
+                    rounds[-1].update({
+                        "against_rps": theirs["rps"], "against_p99_ms": theirs["p99_ms"],
+                        "against_server_cpu_ms_per_request": theirs["server_cpu_ms_per_request"],
+                        "rps_vs_against": round(served["rps"] / theirs["rps"], 3),
+                        "cpu_vs_against": round(served["server_cpu_ms_per_request"] / theirs["server_cpu_ms_per_request"], 3),
+                    })
             open_loop = None
             if args.rate > 0:
                 open_loop = _run_loop(load(base, pairs, args.clients, args.requests, args.duration, rate=args.rate))
         finally:
             stop(proc)
-            if bare is not None:
-                stop(bare)
+            for other in (bare, ref):
+                if other is not None:
+                    stop(other)
+            if ref_tree is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=root, check=False)
 
     def mm(key: str) -> dict:
         values = [r[key] for r in rounds]
@@ -506,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = ("rps", "p50_ms", "p99_ms", "ratio", "server_cpu_ms_per_request", "grade_cpu_ms", "http_overhead_ms",
             "empty_cpu_ms_per_request", "bare_cpu_ms_per_request", "client_cpu_ms_per_request", "inprocess_grades_per_s", "control")
+    if args.against:
+        keys += ("against_rps", "against_p99_ms", "against_server_cpu_ms_per_request", "rps_vs_against", "cpu_vs_against")
     summary = {k: mm(k) for k in keys}
     errors = sum(r["errors"] for r in rounds) + (open_loop["errors"] if open_loop else 0)
     ok = errors == 0 and summary["rps"]["median"] >= TARGET_RPS and summary["p99_ms"]["median"] <= TARGET_P99_MS
@@ -547,6 +574,13 @@ def main(argv: list[str] | None = None) -> int:
              "empty_cpu_ms_per_request", " ms", "{:.3f}")
         line("bare uvicorn app, same protocol and loop, CPU per request", "bare_cpu_ms_per_request", " ms", "{:.3f}")
         line("load generator CPU per request", "client_cpu_ms_per_request", " ms", "{:.3f}")
+        if args.against:
+            print(f"  {args.against}, served interleaved in each round:")
+            line("  POST /v1/grade requests/s", "against_rps", fmt="{:,.0f}")
+            line("  latency p99", "against_p99_ms", " ms", "{:.1f}")
+            line("  server CPU per request", "against_server_cpu_ms_per_request", " ms", "{:.3f}")
+            line(f"  ratio of requests/s, this checkout / {args.against}", "rps_vs_against", fmt="{:.2f}")
+            line(f"  ratio of server CPU per request, this checkout / {args.against}", "cpu_vs_against", fmt="{:.2f}")
         if args.workers > 1:
             line(f"control: {args.workers} CPU spinners / one", "control", fmt="{:.2f}")
         print(f"  errors: {errors}")
