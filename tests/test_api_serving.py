@@ -62,6 +62,7 @@ def test_a_grade_over_the_short_budget_is_graded_again_in_the_pool_under_the_ser
     held about the short budget, and the answer gets the grade (here: the flag) the pool gives it."""
     monkeypatch.setattr(api_app, "INLINE_BUDGET_S", 0.002)
     monkeypatch.setattr(api_app, "INLINE_MAX_CHARS", 20_000)
+    monkeypatch.setattr(api_app, "INLINE_PAUSE_S", 0.0)
     client = TestClient(create_app(Settings(grade_budget=0.05), ApiConfig()))
     assert client.post("/v1/grade", json={"question_id": "4", "answer": MQA}).status_code == 200  # warm: pool
     hostile = client.post("/v1/grade", json={"question_id": "4", "answer": "mha;" * 5000, "mode": "fuzzy"})
@@ -74,6 +75,20 @@ def test_a_grade_over_the_short_budget_is_graded_again_in_the_pool_under_the_ser
     after = client.post("/v1/grade", json={"question_id": "4", "answer": MQA})  # the loop's thread is clean
     assert after.status_code == 200 and "over_time_budget" not in after.json()["flags"]
     assert not pooled(calls[3][0])
+
+
+def test_after_a_grade_over_the_short_budget_the_loop_grades_nothing_for_a_while(calls, monkeypatch):
+    """A flood of hostile answers would hold the loop a short budget each: once a pause is enough."""
+    monkeypatch.setattr(api_app, "INLINE_BUDGET_S", 0.002)
+    monkeypatch.setattr(api_app, "INLINE_MAX_CHARS", 20_000)
+    monkeypatch.setattr(api_app, "INLINE_PAUSE_S", 3600.0)
+    client = TestClient(create_app(Settings(grade_budget=0.05), ApiConfig()))
+    assert client.post("/v1/grade", json={"question_id": "4", "answer": MQA}).status_code == 200  # warm: pool
+    assert client.post("/v1/grade", json={"question_id": "4", "answer": "mha;" * 5000}).status_code == 200
+    for _ in range(2):
+        assert client.post("/v1/grade", json={"question_id": "4", "answer": "mha;" * 5000}).status_code == 200
+    assert client.post("/v1/grade", json={"question_id": "4", "answer": MQA}).status_code == 200
+    assert [pooled(name) for name, _ in calls] == [True, False, True, True, True, True]
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ class BankRegistry:
 # a budget of this many CPU seconds (a 500-character answer takes 1-2 ms); see graded_inline
 INLINE_MAX_CHARS = 2000
 INLINE_BUDGET_S = 0.01
+INLINE_PAUSE_S = 1.0  # after a grade over that budget, none on the loop for this long (a flood of hostile answers)
 
 
 def _index_html() -> str:
@@ -278,18 +279,21 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     inline_budget = min(INLINE_BUDGET_S, settings.grade_budget)
     inline_grader = Grader(settings.model_copy(update={"grade_budget": inline_budget})) if inline_budget > 0 else None
     warm: dict[int, Question] = {}  # questions graded once in the pool (the first grade compiles the rubric)
+    paused_until = [0.0]  # monotonic time before which nothing is graded on the loop
 
     def graded_inline(req: BaseModel, seen: list) -> Optional[GradeResult]:
         """The grade, if it could be made on the event loop within the short budget; else None."""
         if (inline_grader is None or (req.mode or default_mode) not in OFFLINE_MODES
-                or req.reference_answer is not None or len(req.answer) > INLINE_MAX_CHARS):
+                or req.reference_answer is not None or len(req.answer) > INLINE_MAX_CHARS
+                or time.monotonic() < paused_until[0]):
             return None
         check_sizes(req)
         found = target(req, req.mode or default_mode)
         if warm.get(id(found[0])) is not found[0]:
             return None
         result = grade_sync(req, seen, inline_grader, found)
-        if "over_time_budget" in result.flags:
+        if "over_time_budget" in result.flags:  # hostile answers hold the loop once a pause, not each time
+            paused_until[0] = time.monotonic() + INLINE_PAUSE_S
             seen.clear()
             return None
         return result
