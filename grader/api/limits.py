@@ -170,7 +170,7 @@ def server_limits(http: str = "auto") -> dict:
     so that `--workers N` processes (which import this module afresh, with the same environment)
     configure it the same way. `http`: "auto" (httptools where installed), "httptools" or "h11".
     The event loop is asyncio's, uvloop installed or not: with short grades on the loop, uvloop
-    gave the same CPU per request and a p99 2-5x longer (eval/bench_api.py, 3 alternating runs)."""
+    gave about the same CPU per request and a p99 2-6x longer (6 alternating wrk runs by hand)."""
     configure()
     if http == "auto":
         http = "h11" if HttpToolsProtocol is None else "httptools"
