@@ -240,8 +240,11 @@ def load_question(bank: str | Path | None, qid: str) -> tuple[Question, BankInfo
     about the index falls back to loading the whole bank.
     """
     path = resolve_bank_path(bank)
-    qid = str(qid).strip()
-    sig = _signature(path)
+    return _question(path, str(qid).strip(), _signature(path))
+
+
+@lru_cache(maxsize=1024)  # a grade asks for its question each time; the signature keys out stale files
+def _question(path: Path, qid: str, sig: tuple) -> tuple[Question, BankInfo]:
     mtimes = {name: mtime for name, mtime, _ in sig}
     info = _load_file(str(path / "bank.yaml"), mtimes.get("bank.yaml", 0), BankInfo)
     files = _index(str(path), sig).get(qid, [])
