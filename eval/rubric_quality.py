@@ -18,6 +18,8 @@ curated rubrics of the bundled bank (rubrics/llm-interview).
    built bank and of the curated bank with the human scores, on the same rows: the rows of the
    questions the built bank has (question 16 has no reference answer, so it is not built); and of
    the same rows graded against their reference on the fly (`--reference`: no bank, no corpus).
+   The same on the held-out second dev set (eval/data/dev2.jsonl, the mean of its two scorers):
+   the builder's settings are chosen on dev and reported on dev2.
 
 eval/data/seed_bank.md is a copy of the seed bank (source: hello-agents, named in the file).
 """
@@ -106,18 +108,21 @@ def recall(built_dir: Path, curated: str = "llm-interview") -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def _dev_text() -> str:
-    return (HERE / "data" / "dev.jsonl").read_text(encoding="utf-8")
+SETS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl"}
 
 
-def dev_rows() -> list[dict]:
-    """The dev set's rows (read once)."""
-    return [json.loads(line) for line in _dev_text().splitlines() if line.strip()]
+@lru_cache(maxsize=2)
+def _dev_text(name: str) -> str:
+    return (HERE / "data" / SETS[name]).read_text(encoding="utf-8")
 
 
-def agreement(built_dir: Path) -> dict:
-    rows = dev_rows()
+def dev_rows(name: str = "dev") -> list[dict]:
+    """The rows of a dev set (read once)."""
+    return [json.loads(line) for line in _dev_text(name).splitlines() if line.strip()]
+
+
+def agreement(built_dir: Path, name: str = "dev") -> dict:
+    rows = dev_rows(name)
     built = load_bank(built_dir)
     kept = [LabeledRow.model_validate(r) for r in rows if r["question_id"] in built.questions]
     out = {"rows": len(kept), "rows_left_out": len(rows) - len(kept)}
@@ -141,17 +146,17 @@ def agreement(built_dir: Path) -> dict:
 
 
 BOOTSTRAP = 2000
-GOOD_KINDS = ("excellent_paraphrase", "english", "mixed", "good_missing_points")
+GOOD_KINDS = ("excellent_paraphrase", "excellent", "english", "mixed", "good_missing_points")
 WRONG_KINDS = ("negated_reference", "misconception")
 
 
-def verdicts(built_dir: Path) -> dict:
+def verdicts(built_dir: Path, name: str = "dev") -> dict:
     """Verdicts of the built points on good answers and on answers that are wrong (fuzzy matcher):
     where good answers lose credit, and how often both of a partial point's groups were in the
     answer but not in one window."""
     bank = load_bank(built_dir)
     out: dict[str, dict[str, int]] = {"good": {}, "wrong": {}}
-    for row in dev_rows():
+    for row in dev_rows(name):
         if row["question_id"] not in bank.questions:
             continue
         side = "good" if row["kind"] in GOOD_KINDS else "wrong" if row["kind"] in WRONG_KINDS else None
@@ -191,40 +196,45 @@ def main() -> None:
         if bank_dir is None:
             bank_dir = Path(tmp) / "seed-built"
             build_bank(HERE / "data" / "seed_bank.md", bank_dir, name="seed-built")
-        res = {"recall": recall(bank_dir), "agreement": agreement(bank_dir), "verdicts": verdicts(bank_dir)}
+        res = {"recall": recall(bank_dir), "agreement": {s: agreement(bank_dir, s) for s in SETS},
+               "verdicts": {s: verdicts(bank_dir, s) for s in SETS}}
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
         return
-    r, a = res["recall"], res["agreement"]
+    r = res["recall"]
     print(f"key-point recall (span overlap >= {SPAN_OVERLAP}): {r['recall_span']}  "
           f"(span or tokens >= {TOKEN_OVERLAP}: {r['recall_span_or_tokens']})  "
           f"over {r['curated_grounded_points']} curated points grounded in the reference "
           f"({r['curated_points_beyond_reference']} curated points go beyond it and are not counted)")
     for q in r["by_question"]:
         print(f"  q{q['question']:>2}: {q['found']}/{q['curated']} curated points covered, {q['built_points']} built points")
-    print(f"dev agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
+    for name in SETS:
+        print_set(name, res["agreement"][name], res["verdicts"][name])
+
+
+def print_set(name: str, a: dict, verdict_counts: dict) -> None:
+    print(f"{name} agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
     print("| rubrics | Spearman | QWK | Pearson | MAE |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name in ("built", "curated", "on_the_fly"):
-        m = a[name]
-        label = {"on_the_fly": "reference on the fly"}.get(name, name)
+    for bank in ("built", "curated", "on_the_fly"):
+        m = a[bank]
+        label = {"on_the_fly": "reference on the fly"}.get(bank, bank)
         print(f"| {label} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
     lo, hi = a["spearman_gap_ci95"]
-    print(f"Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
+    print(f"{name} Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
           f"(95% paired bootstrap over the rows, {BOOTSTRAP} resamples: {lo:.3f} to {hi:.3f})")
-    print("mean score (0-10) by kind of answer:")
+    print(f"{name} mean score (0-10) by kind of answer:")
     print("| kind | rows | human | built | curated |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for k, h in a["human_by_kind"].items():
         print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} |")
-    print("verdicts of the built points (fuzzy), on (answer, point) pairs:")
+    print(f"{name} verdicts of the built points (fuzzy), on (answer, point) pairs:")
     for side, kinds in (("good", GOOD_KINDS), ("wrong", WRONG_KINDS)):
-        v = res["verdicts"][side]
+        v = verdict_counts[side]
         print(f"  {side} answers ({', '.join(kinds)}): {sum(v.get(x, 0) for x in ('covered', 'partial', 'missing', 'contradicted'))} pairs: "
               f"{v.get('covered', 0)} covered, {v.get('partial', 0)} partial "
               f"({v.get('partial_all_groups_in_answer', 0)} with every group in the answer, not in one window), "
               f"{v.get('missing', 0)} missing, {v.get('contradicted', 0)} contradicted")
-
 
 if __name__ == "__main__":
     main()

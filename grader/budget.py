@@ -15,6 +15,7 @@ Where a thread's CPU clock cannot be read, wall time is used.
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 import threading
 import time
@@ -86,6 +87,26 @@ def _watch() -> None:
             _next_look = time.monotonic() + pause
         _look.wait(pause)
         _look.clear()
+
+
+def _gc_pause(phase: str, info: dict, _started: dict[int, float] = {}) -> None:  # noqa: B006 (one per process)
+    """A garbage collection is the process's work, not the answer's: it runs in whichever thread
+    allocates when the heap is due (a full collection of a large heap takes tens of milliseconds,
+    which had made legitimate answers `over_time_budget`), so a budgeted thread's deadline moves by
+    its length. No lock: the collector holds the GIL from start to stop, so the watchdog cannot look
+    in between, and taking `_lock` here could deadlock a thread that allocates while holding it."""
+    entry = _active.get(threading.get_ident())
+    if entry is None or entry[1] is None:
+        return
+    if phase == "start":
+        _started[threading.get_ident()] = _now(entry[0])
+        return
+    began = _started.pop(threading.get_ident(), None)
+    if began is not None:
+        entry[1] += _now(entry[0]) - began
+
+
+gc.callbacks.append(_gc_pause)
 
 
 def _quiet_hook(previous):

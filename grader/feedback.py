@@ -3,7 +3,7 @@ summary, in the answer's language, with what the flags mean for the candidate.""
 
 from __future__ import annotations
 
-from .models import PointResult
+from .models import CLAIMS, PointResult
 
 _FEEDBACK = {
     "zh": {
@@ -12,6 +12,7 @@ _FEEDBACK = {
         "covers": "覆盖 {n}/{total} 个要点",
         "partly": "（其中 {n} 个部分覆盖）",
         "wrong": "与要点相反的说法：",
+        "claims": "错误的说法：",
         "add": "可以补充：",
         "sep": "；",
         "end": "。",
@@ -24,6 +25,7 @@ _FEEDBACK = {
         "covers": "Covers {n}/{total} key points",
         "partly": " ({n} of them partly)",
         "wrong": " States the opposite of: ",
+        "claims": " Wrong claim: ",
         "add": " Consider adding: ",
         "sep": "; ",
         "end": ".",
@@ -35,8 +37,8 @@ _FEEDBACK = {
 
 def write_feedback(points: list[PointResult], flags: list[str], lang: str, model_feedback: str | None = None) -> str:
     """The feedback of a grade, in `lang`. The judge's own feedback (llm mode) when it gave one,
-    else a short summary: what is covered, reversed, and worth adding. Either way an answer with
-    text addressed to the grader is told it was ignored."""
+    else a short summary: what is covered, the known wrong claims stated, what is reversed, and what
+    is worth adding. Either way an answer with text addressed to the grader is told it was ignored."""
     t = _FEEDBACK["zh" if lang == "zh" else "en"]
     if model_feedback is not None:
         ignored = " " + t["prompt_injection"].lstrip() if "prompt_injection" in flags else ""
@@ -46,11 +48,15 @@ def write_feedback(points: list[PointResult], flags: list[str], lang: str, model
             return t[flag]
     covered = sum(1 for p in points if p.verdict == "covered")
     partial = sum(1 for p in points if p.verdict == "partial")
-    wrong = [p.text for p in points if p.verdict == "contradicted"]
+    # a known wrong claim the answer states is named as such; other contradictions by the point
+    said = [p.reason[len(CLAIMS):] for p in points if p.verdict == "contradicted" and (p.reason or "").startswith(CLAIMS)]
+    wrong = [p.text for p in points if p.verdict == "contradicted" and not (p.reason or "").startswith(CLAIMS)]
     missing = [p.text for p in points if p.verdict == "missing"]
     claims = lambda texts: t["sep"].join(x.rstrip("。.；;，, ") for x in texts[:3]) + t["end"]  # noqa: E731
     # a partly made point is made: "0/1 key points" beside a score of 9 read as a contradiction
     parts = [t["covers"].format(n=covered + partial, total=len(points)) + (t["partly"].format(n=partial) if partial else "") + t["end"]]
+    if said:
+        parts.append(t["claims"] + claims(said))
     if wrong:
         parts.append(t["wrong"] + claims(wrong))
     if missing:

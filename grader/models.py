@@ -52,6 +52,35 @@ class FileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
+def _clean_groups(groups: list[list[str]]) -> list[list[str]]:
+    """Alias groups with blank aliases dropped; an empty group is an error naming it."""
+    cleaned = []
+    for i, group in enumerate(groups):
+        aliases = [a.strip() for a in group if a and a.strip()]
+        if not aliases:
+            raise ValueError(f"keyword group {i} is empty; remove it or add aliases")
+        cleaned.append(aliases)
+    return cleaned
+
+
+class Misconception(FileModel):
+    """A wrong claim candidates make about a key point, with the words that state it."""
+
+    text: str = Field(min_length=1, description="The wrong claim, one sentence, in the bank's language.")
+    keywords: list[list[str]] = Field(
+        min_length=1,
+        description=(
+            "Alias groups, as a point's: the answer states the claim when every group is found, with "
+            "the claim's polarity (plainly, not negated, for a plain claim), in one sentence or window."
+        ),
+    )
+
+    @field_validator("keywords")
+    @classmethod
+    def _groups_not_empty(cls, groups: list[list[str]]) -> list[list[str]]:
+        return _clean_groups(groups)
+
+
 class KeyPoint(FileModel):
     """One claim a good answer makes, with the words candidates use to make it."""
 
@@ -73,6 +102,13 @@ class KeyPoint(FileModel):
             "written plainly in an answer that does not make the point, they make it contradicted."
         ),
     )
+    misconceptions: list[Misconception] = Field(
+        default_factory=list,
+        description=(
+            "Wrong claims candidates make about this point: stated in an answer that does not make the "
+            "point, they make it contradicted, with the claim as the reason."
+        ),
+    )
     source: str | None = Field(
         default=None, description="Verbatim span of the reference answer that grounds this point."
     )
@@ -89,13 +125,7 @@ class KeyPoint(FileModel):
     @field_validator("keywords")
     @classmethod
     def _groups_not_empty(cls, groups: list[list[str]]) -> list[list[str]]:
-        cleaned = []
-        for i, group in enumerate(groups):
-            aliases = [a.strip() for a in group if a and a.strip()]
-            if not aliases:
-                raise ValueError(f"keyword group {i} is empty; remove it or add aliases")
-            cleaned.append(aliases)
-        return cleaned
+        return _clean_groups(groups)
 
 
 class Rubric(FileModel):
@@ -154,7 +184,11 @@ class Rubric(FileModel):
     @property
     def version(self) -> str:
         """Content hash: changes whenever anything that affects grading changes."""
-        blob = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+        data = self.model_dump(mode="json")
+        for p in data["points"]:  # a rubric without misconceptions keeps the version it had before them
+            if not p["misconceptions"]:
+                del p["misconceptions"]
+        blob = json.dumps(data, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -256,6 +290,10 @@ class ResultModel(BaseModel):
 
 _new = object.__new__
 _set = object.__setattr__
+
+
+# The reason of a point contradicted by a known wrong claim (`KeyPoint.misconceptions`), before the claim.
+CLAIMS = "the answer claims: "
 
 
 class PointResult(ResultModel):

@@ -127,7 +127,8 @@ def print_rubric(con: Console, q: Question, bank: str) -> None:
     table.add_column("keywords (alias groups)", overflow="fold", max_width=60)
     for p in q.rubric.points:
         kw = " + ".join("{" + " | ".join(g) + "}" for g in p.keywords)
-        table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "")), f"{p.weight:g}", escape(kw))
+        wrong = "".join(f"\n✗ {m.text}" for m in p.misconceptions)  # the known wrong claims under the point
+        table.add_row(p.id, escape(p.text + (f"  [{p.reason}]" if p.reason else "") + wrong), f"{p.weight:g}", escape(kw))
     con.print(table)
 
 
@@ -155,3 +156,7 @@ def print_eval(con: Console, res: dict) -> None:
             con.print(f"  {w['id']}  {w['kind'] or ''}  {w['human']:.1f}  {w['grader']:.1f}  {' '.join(w['flags'])}")
     if res.get("errors"):
         con.print(f"[red]{len(res['errors'])} rows could not be graded[/], e.g. {escape(res['errors'][0]['error'])}")
+    if res.get("unscored"):
+        u = res["unscored"][0]
+        con.print(f"[yellow]{len(res['unscored'])} rows unscored, left out of the figures[/] "
+                  f"(e.g. {escape(u['id'])}: {escape(', '.join(u['flags']))})")

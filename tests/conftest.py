@@ -84,13 +84,18 @@ rubric:
 """
 
 
+def one_question_bank(parent: Path, name: str, question: str) -> Path:
+    """A bank directory `parent/name` holding one question file (`question`, YAML text)."""
+    bank = parent / name
+    bank.mkdir()
+    (bank / "bank.yaml").write_text(f"name: {name}\ntitle: A {name} test bank\nlanguage: zh\n", encoding="utf-8")
+    (bank / "q1.yaml").write_text(question, encoding="utf-8")
+    return bank
+
+
 @pytest.fixture
 def tiny_bank(tmp_path: Path) -> Path:
-    bank = tmp_path / "tiny"
-    bank.mkdir()
-    (bank / "bank.yaml").write_text("name: tiny\ntitle: A tiny test bank\nlanguage: zh\n", encoding="utf-8")
-    (bank / "q1.yaml").write_text(TINY_QUESTION, encoding="utf-8")
-    return bank
+    return one_question_bank(tmp_path, "tiny", TINY_QUESTION)
 
 
 def write(path: Path, text: str) -> Path:

@@ -370,6 +370,9 @@ def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
     # not when the span states both sides, and not a word inside one the span states
     assert antonym_table().opposites_in("参数增加，显存减少") == []
     assert "线性" not in antonym_table().opposites_in("非线性激活函数")
+    # a quality noun's opposite stated by its adjective ("随机的" for 随机性) is stated too
+    assert antonym_table().opposites_in("对输入随机地归零，但这个过程是确定性的") == []
+    assert "随机性" in antonym_table().opposites_in("这个过程是确定性的")
     src = tmp_path / "bank.md"
     src.write_text(ANTONYMS_MD, encoding="utf-8")
     build_bank(src, tmp_path / "out", name="antonyms")
@@ -385,6 +388,59 @@ def test_a_built_point_takes_the_antonyms_of_what_its_source_states(tmp_path):
     # the antonym in a sentence about something else contradicts nothing
     other = g.grade("1", "MQA 很好。训练数据增加了。")
     assert other.points[0].verdict != "contradicted", other.points
+
+
+MIXED_DIRECTIONS_MD = """# 推理优化
+
+## 1. MQA 有什么好处？
+
+**优点**
+
+MQA 让所有注意力头共用一组键值缓存，显著降低了显存占用，并加快了推理速度。
+
+**代价**
+
+各头的键和值相同，表达能力弱于 MHA。
+"""
+
+
+def test_a_source_that_moves_quantities_both_ways_gets_no_magnitude_opposites(tmp_path):
+    """"降低显存占用，并加快推理速度": an answer's "提高吞吐" agrees with it; the magnitude lines give
+    no opposites to such a span (other lines still do)."""
+    from grader.authoring.terms import antonym_table
+
+    table = antonym_table()
+    assert "减少" in table.down and "加快" in table.up
+    assert table.opposites_in("显著降低了显存占用，并加快了推理速度") == []
+    assert "提高" in table.opposites_in("显著降低了显存占用")
+    assert "动态" in table.opposites_in("降低了显存占用，并加快了推理速度，长度固定")
+    src = tmp_path / "bank.md"
+    src.write_text(MIXED_DIRECTIONS_MD, encoding="utf-8")
+    build_bank(src, tmp_path / "out", name="mixed")
+    point = load_bank(tmp_path / "out").questions["1"].rubric.points[0]
+    assert not point.opposites, point
+    g = Grader(Settings(mode="fuzzy"), bank=str(tmp_path / "out"))
+    agrees = g.grade("1", "MQA 的所有头共用一组键值缓存，省显存，提高了吞吐。")
+    assert agrees.points[0].verdict != "contradicted", agrees.points
+
+
+def test_a_reference_contradicts_none_of_the_points_built_from_it():
+    """"单向" near "自注意力机制" is the Decoder section's own claim: the Encoder point's opposite
+    words, written by the reference itself, would contradict the reference graded against it."""
+    from grader.authoring.build import build_rubric
+    from grader.models import Question
+
+    ref = ("**Encoder**\n\n核心机制是双向自注意力机制，任何位置都同时关注左右两边。每个词元因此能得到整个上下文的表示。\n\n"
+           "**Decoder**\n\n核心机制是单向自注意力机制，只能看到之前的词元，自回归地生成文本。")
+    rubric = build_rubric(ref, "Encoder 和 Decoder 有何不同？", structured=True)
+    encoder, decoder = rubric.points
+    assert "单向" not in encoder.opposites, encoder
+    assert "双向" in decoder.opposites, decoder  # not contradicted by the reference: kept
+    from grader.pipeline import grade_question
+
+    q = Question(id="1", question="Encoder 和 Decoder 有何不同？", reference_answer=ref, rubric=rubric)
+    result = grade_question(q, ref, "fuzzy", Settings(mode="fuzzy"))
+    assert all(pt.verdict != "contradicted" for pt in result.points), result.points
 
 
 SHORT_MD = """# Short answers

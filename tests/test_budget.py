@@ -19,6 +19,7 @@ HOSTILE = "mha;" * 5000  # ~200x a normal answer's work without a budget
 
 def test_a_hostile_answer_is_unscored_with_a_flag_once_its_budget_is_spent():
     g = Grader(Settings(mode="fuzzy", grade_budget=0.02))
+    g.grade("4", "MQA 共享一组 K、V。")  # the first grade of a rubric gets 10x (what is built on first use)
     r = g.grade("4", HOSTILE)
     assert "over_time_budget" in r.flags and "unscored" in r.flags
     assert {p.verdict for p in r.points} == {"unscored"} and r.score == 0.0
@@ -142,3 +143,33 @@ def test_a_shorter_budget_is_watched_though_the_watchdog_sleeps_for_a_longer_one
                 sum(range(1000))
     assert time.thread_time() - begin < 0.5  # stopped near its own deadline, not the other's
     t.join(5)
+
+
+def test_eval_leaves_an_unscored_row_out_of_its_figures_and_lists_it():
+    from grader.runs.evaluate import LabeledRow, evaluate
+
+    rows = [LabeledRow(id="honest-1", question_id="4", answer="MHA 每个头独立 K、V；MQA 共享一组 KV；GQA 分组共享，是折中。", score=6),
+            LabeledRow(id="honest-2", question_id="4", answer="不知道。", score=0),
+            LabeledRow(id="honest-3", question_id="4", answer="GQA 把查询头分组，每组共享一组 K/V，在显存和效果之间折中。", score=4),
+            LabeledRow(id="hostile", question_id="4", answer=HOSTILE, score=9)]
+    res = evaluate(rows, Grader(Settings(mode="fuzzy", grade_budget=0.02)), "fuzzy")
+    assert res["n"] == 3  # its 0 is not a grade: counted, it would pull every figure
+    assert res["unscored"] == [{"id": "hostile", "flags": ["over_time_budget", "unscored"]}]
+    assert "hostile" not in {g["id"] for g in res["graded"]}
+
+
+def test_a_garbage_collection_inside_a_budgeted_block_is_not_charged_to_it():
+    import gc
+
+    heap = [[i] for i in range(1_500_000)]  # a large heap: a full collection takes tens of ms
+    for x in heap:
+        x.append(x)
+    t = time.thread_time()
+    gc.collect()
+    pause = time.thread_time() - t
+    assert pause > 0.03, pause  # the collection below would overrun the budget if it were charged
+    with time_budget(0.02):
+        gc.collect()
+        gc.collect()
+    del heap
+    gc.collect()

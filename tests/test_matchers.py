@@ -1,6 +1,7 @@
 """The lexical matchers through the pipeline on a tiny bank, and their pure helpers."""
 
 import pytest
+from conftest import one_question_bank
 
 from grader.matchers.compiled import alias_regex, clause_negated, negated_before
 from grader.pipeline import Grader
@@ -133,10 +134,7 @@ rubric:
 
 @pytest.fixture
 def subjects_grader(tmp_path):
-    bank = tmp_path / "subjects"
-    bank.mkdir()
-    (bank / "bank.yaml").write_text("name: subjects\ntitle: t\n", encoding="utf-8")
-    (bank / "q1.yaml").write_text(SUBJECTS_BANK, encoding="utf-8")
+    bank = one_question_bank(tmp_path, "subjects", SUBJECTS_BANK)
     return Grader(Settings(mode="keyword"), bank=str(bank))
 
 

@@ -89,6 +89,8 @@ def question_yaml(q: Question) -> str:
         rubric.pop("open", None)
     for p in rubric["points"]:
         p["keywords"] = [_Flow(g) for g in p["keywords"]]
+        if not p.get("misconceptions"):  # a builder finds no wrong claims: no empty field in every point
+            p.pop("misconceptions", None)
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100000)
 
 

@@ -195,7 +195,23 @@ def build_points(reference: str, question: str | None = None, *, max_points: int
                 source=src,
             )
         )
-    return points
+    return _opposites_the_reference_allows(points, reference, question)
+
+
+def _opposites_the_reference_allows(points: list[KeyPoint], reference: str, question: str | None) -> list[KeyPoint]:
+    """The reference graded against its own points contradicts none of them: a point it contradicts
+    loses its `opposites` ("单向" near "自注意力机制" is the next section's claim, the one that
+    point's opposite words caught; the reference itself then lost credit)."""
+    if not any(p.opposites for p in points):
+        return points
+    from ..answer import prepare
+    from ..matchers.compiled import compile_rubric
+    from ..matchers.lexical import match_points
+
+    compiled = compile_rubric(Rubric(points=points), f"{question or ''}\n{reference}")
+    matches = match_points(compiled, prepare(reference), fuzzy=True)
+    return [p.model_copy(update={"opposites": []}) if p.opposites and m.result.verdict == "contradicted" else p
+            for p, m in zip(points, matches)]
 
 
 # A reference of more claims than this (a page or more: the seed bank's references have 39-68 claims,
@@ -210,7 +226,7 @@ def is_structured(reference: str, question: str | None = None) -> bool:
     software product.") has no structure to weigh by, and two keyword groups per merged point ask too
     little of it: ADS and Mohler as banks (`python eval/build_other_banks.py`) graded at Pearson
     0.419 / 0.402 built by structure, 0.622 / 0.543 claim by claim. A long one graded claim by claim
-    is as poor: the seed bank's references on the fly, dev set Spearman 0.721 claim by claim, 0.788
+    is as poor: the seed bank's references on the fly, dev set Spearman 0.721 claim by claim, 0.794
     by structure (`python eval/rubric_quality.py`)."""
     if len(parse_structure(reference, question)) > 1:
         return True  # sub-headings: sub-questions, whose points share their weight

@@ -4,9 +4,11 @@ Errors (exit 1): a file that is not valid YAML or does not match the schema (`ex
 positive weights, non-empty texts and groups, unique point ids: the model's own validators), a
 question id used by two files, an empty key point text, a point whose `source` is not in the
 reference answer (after normalisation: tags, case, width, whitespace; or rapidfuzz partial_ratio
->= 90) and that gives no `reason`, a point with neither source nor reason.
+>= 90) and that gives no `reason`, a point with neither source nor reason, a misconception whose text
+or keyword groups are the point's own.
 Warnings (exit 0): a keyword group none of whose aliases occurs in the reference or in the point's
-own text (it may be a fine synonym, or a typo); a point with no keyword group.
+own text (it may be a fine synonym, or a typo); a point with no keyword group; a misconception the
+reference answer itself states (people give a copy of the reference full marks).
 """
 
 from __future__ import annotations
@@ -99,6 +101,20 @@ def check_question_file(path: Path, report: CheckReport) -> Question | None:
         for j, word in enumerate(p.opposites):
             if normalize(word) in aliases:
                 add(base + ("opposites", j), f"point {p.id!r}: {word!r} is both a keyword and an opposite; remove it from one of them")
+        own = {frozenset(map(normalize, g)) for g in p.keywords}
+        for j, misc in enumerate(p.misconceptions):
+            if {frozenset(map(normalize, g)) for g in misc.keywords} == own or normalize(misc.text) == normalize(p.text):
+                add(base + ("misconceptions", j), f"point {p.id!r}: misconception {j} is the point itself (its text or "
+                    "its keyword groups): every answer that makes the point would state it; give the wrong claim's own words")
+    if ref and any(p.misconceptions for p in q.rubric.points):
+        from ..answer import prepare
+        from ..matchers.compiled import compile_rubric
+        from ..matchers.misconceptions import claims_stated
+
+        where = {p.id: i for i, p in enumerate(q.rubric.points)}
+        for pid, claim in claims_stated(compile_rubric(q.rubric, q.question + "\n" + ref), prepare(ref)):
+            add(("rubric", "points", where[pid], "misconceptions"), f"point {pid!r}: the reference answer states the "
+                f"wrong claim {claim!r}: a copy of the reference would lose the point; narrow its keywords or remove it", "warning")
     return q
 
 

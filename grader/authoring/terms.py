@@ -189,6 +189,9 @@ class AntonymTable:
     spellings that state the opposite."""
 
     opposite: dict[str, tuple[str, ...]]
+    # the "magnitude:" lines, one axis: words of going up, words of going down
+    up: frozenset[str] = frozenset()
+    down: frozenset[str] = frozenset()
 
     def opposites_in(self, norm: str, keywords: set[str] = frozenset()) -> list[str]:
         """The opposites of the predicate words a span states plainly (not negated), unless the
@@ -207,10 +210,17 @@ class AntonymTable:
         # the longest word only: "非线性" states 非线性, not "线性" inside it
         stated = [w for w in stated if not any(w != v and w in v for v in stated)]
         covered = [sp for w in stated for sp in occurs(w, False)]
+        # up and down both stated ("降低显存占用，并加快推理速度"): several quantities move, and an
+        # answer's "提高吞吐" may be about any of them; the magnitude lines say nothing here
+        both_ways = any(w in self.up for w in stated) and any(w in self.down for w in stated)
         out: list[str] = []
         for w in stated:
+            if both_ways and (w in self.up or w in self.down):
+                continue
             opp = self.opposite[w]
-            if any(not any(a <= x and y <= b and b - a > y - x for a, b in covered) for o in opp for x, y in occurs(o, False)):
+            # a quality noun is stated by its adjective too, as the matcher reads it: "随机的" states 随机性
+            spellings = [f for o in opp for f in (o, o[:-1]) if f == o or (o.endswith("性") and len(o) >= 3 and CJK_RE.match(o[-2]))]
+            if any(not any(a <= x and y <= b and b - a > y - x for a, b in covered) for o in spellings for x, y in occurs(o, False)):
                 continue
             for o in opp:
                 if o in keywords or any(o in v for v in stated) or o in out:
@@ -222,9 +232,13 @@ class AntonymTable:
 @lru_cache(maxsize=2)
 def antonym_table(file: Path = ANTONYMS_FILE) -> AntonymTable:
     opposite: dict[str, list[str]] = {}
+    up: set[str] = set()
+    down: set[str] = set()
     for line in file.read_text(encoding="utf-8").splitlines():
         if line.lstrip().startswith("#") or "|" not in line:
             continue
+        magnitude = line.startswith("magnitude:")
+        line = line.removeprefix("magnitude:")
         sides = []
         for side in line.split("|"):
             words = [normalize(w) for w in side.split(",")]
@@ -232,8 +246,11 @@ def antonym_table(file: Path = ANTONYMS_FILE) -> AntonymTable:
         if len(sides) != 2 or not all(sides):
             continue
         a, b = sides
+        if magnitude:
+            up.update(a)
+            down.update(b)
         for x, ys in ((a, b), (b, a)):
             for w in x:
                 lst = opposite.setdefault(w, [])
                 lst.extend(y for y in ys if y not in lst)
-    return AntonymTable({w: tuple(v) for w, v in opposite.items()})
+    return AntonymTable({w: tuple(v) for w, v in opposite.items()}, frozenset(up), frozenset(down))

@@ -24,7 +24,7 @@ _ZH_NEG = re.compile(
 )
 # Words that start like a cue but do not negate.
 # (不足 / 不够 state a shortage, the very claim of "显存不够"; they are not reversals)
-_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错|不等")
+_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错|不等|没问题")
 _EN_NEG = frozenset(
     "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
     "shouldn't haven't hasn't hadn't couldn't mustn't without neither nor unable fail fails failed lack lacks "
@@ -32,23 +32,74 @@ _EN_NEG = frozenset(
 )
 _CLAUSE_BREAK = re.compile(
     r"[,.;:!?()\[\]\"]|\b(?:but|while|whereas|because|since|so|therefore|thus|which)\b|但是|但|而是|然而|却|而|因为|所以|因此|从而"
+    r"|的话"  # "不缩放的话 softmax 会变得很尖": a condition ends there, its negation stays in it
 )
 _EN_WORDS = re.compile(r"[a-z']+")
 _CUE_REACH = 4  # characters allowed between a Chinese cue and the term ("不引入额外|参数")
 
 
+# Cues that do not reverse the term they are near (each rule in `_zh_reverses` or where named;
+# chosen on dev with eval/point_agreement.py, see the README):
+# - a cue of need ("无需", "不需要", "不用") negates what follows it, not the subject before it
+#   ("操作的时候无需对第一个节点特殊考虑"); in English "without" ("in parallel without recurrence");
+# - a cue closed by 的 before a noun ("小模型没有的能力", "不可学习的参数") negates inside that
+#   attribute only (a cue of absence closes one only at once: "没有额外的参数", "不存在突然的跃迁"
+#   deny the noun);
+# - a negated verb of knowing ("不知道顺序", "无法区分") says what someone lacks, not whether the
+#   term holds: the term's polarity is not read (`knowing_negated`);
+# - "not ... all/every/everything" denies "all", not what follows ("doesn't send everything to a
+#   few experts");
+# - "没问题" is not a negation (`_ZH_NOT_NEG`), and a condition ends at "的话" (`_CLAUSE_BREAK`).
+_ZH_NEED = re.compile(r"无需|无须|不需要?|不用|不必")
+_ZH_ATTRIBUTE = re.compile(r"[\u3400-\u9fff]{0,2}的(?=[\u3400-\u9fff])")
+_ZH_ABSENT = re.compile(r"没有?|无|不存在|不含|不包含")
+_ZH_KNOWING = re.compile(r"知道|清楚|了解|理解|感知|察觉|意识到|区分|分辨|识别|认识|懂")
+_EN_ALL = frozenset(("all", "every", "everything"))
+
+
+def _zh_reverses(text: str, cue: re.Match, start: int) -> bool:
+    """Does the Chinese cue `cue` in `text` reverse the term that starts at `start`?"""
+    at = cue.start()
+    if _ZH_NOT_NEG.match(text, at) or _ZH_KNOWING.match(text, cue.end()):
+        return False
+    if start < at and _ZH_NEED.fullmatch(cue.group()):
+        return False
+    attribute = _ZH_ATTRIBUTE.match(text, cue.end())
+    if attribute and (len(attribute.group()) == 1 or not _ZH_ABSENT.match(text, at)):
+        return cue.end() <= start < attribute.end() - 1  # the term is inside the attribute
+    return True
+
+
+def _en_reverses(words: list[str], i: int, after_term: bool) -> bool:
+    """Does the English cue words[i] reverse the term (`after_term`: the cue comes after it)?"""
+    w = words[i]
+    if w not in _EN_NEG or (w == "without" and after_term):
+        return False
+    if w == "not" and words[i + 1 : i + 2] in (["only"], ["just"]):
+        return False
+    return not _EN_ALL.intersection(words[i + 1 : i + 3])
+
+
 def negated_before(norm: str, start: int) -> bool:
     """True when the term starting at `start` is negated by a cue earlier in its clause."""
-    ctx = norm[max(0, start - 40) : start]
-    cut = 0
-    for m in _CLAUSE_BREAK.finditer(ctx):
-        cut = m.end()
-    ctx = ctx[cut:]
-    for m in _ZH_NEG.finditer(ctx):
-        if m.end() >= len(ctx) - _CUE_REACH and not _ZH_NOT_NEG.match(ctx, m.start()):
+    left = max(0, start - 40)
+    for m in _CLAUSE_BREAK.finditer(norm, left, start):
+        left = m.end()
+    for m in _ZH_NEG.finditer(norm, left, start):
+        if m.end() >= start - _CUE_REACH and _zh_reverses(norm, m, start):
             return True
-    words = _EN_WORDS.findall(ctx)[-4:]
-    return any(w in _EN_NEG for w in words)
+    words = _EN_WORDS.findall(norm, left, start)[-4:]
+    return any(_en_reverses(words, i, False) for i in range(len(words)))
+
+
+def knowing_negated(norm: str, start: int, end: int) -> bool:
+    """Is the term norm[start:end] what a negated verb of knowing in its clause is about
+    ("模型本身不知道词的先后顺序")? Then it is neither stated nor denied: its polarity is not read
+    (the point "语序决定语义, 因此必须显式提供位置信息" was contradicted by that sentence)."""
+    left = max(0, start - 40)
+    for m in _CLAUSE_BREAK.finditer(norm, left, start):
+        left = m.end()
+    return any(_ZH_KNOWING.match(norm, m.end()) for m in _ZH_NEG.finditer(norm, left, start))
 
 
 _CLAUSE_END = _CLAUSE_BREAK
@@ -59,7 +110,7 @@ CUE_CANDIDATE = re.compile("(?=(" + "|".join(sorted(map(re.escape, _EN_NEG), key
 NEG_REACH = 60  # how far after a term clause_negated reads
 
 
-def clause_negated(norm: str, start: int, end: int) -> bool:
+def clause_negated(norm: str, start: int, end: int, english: bool = True) -> bool:
     """True when the clause around norm[start:end] carries a negation cue anywhere.
 
     "Llama 2 没有采用 GQA" negates the claim "GQA 被 Llama 2 采用" although no cue sits right
@@ -74,19 +125,20 @@ def clause_negated(norm: str, start: int, end: int) -> bool:
     term = (start - left, end - left)  # a cue inside the term itself ("置换不变") does not negate it
     for c in _ZH_NEG.finditer(clause):
         if c.end() <= term[0] or c.start() >= term[1]:
-            if not _ZH_NOT_NEG.match(clause, c.start()):
+            if _zh_reverses(clause, c, term[0]):
                 return True
+    if not english:
+        return False
     words = _EN_WORDS.findall(clause[: term[0]] + " " + clause[term[1] :])
-    for i, w in enumerate(words):
-        if w in _EN_NEG and not (w == "not" and i + 1 < len(words) and words[i + 1] in ("only", "just")):
-            return True
-    return False
+    before = len(_EN_WORDS.findall(clause[: term[0]]))
+    return any(_en_reverses(words, i, i >= before) for i in range(len(words)))
 
 
 @dataclass(slots=True)
 class CompiledGroup:
     aliases: tuple[str, ...]  # normalised, longest first
-    polarity: str  # "pos": the claim states it; "neg": the claim negates it; "any": cannot tell
+    polarity: str  # "pos": the claim states it; "neg": the claim negates it; "clause": the claim's
+    # clause negates something else; "any": cannot tell (`polarity_matches`)
     probes: tuple[AliasProbe, ...]
     fuzzy_words: tuple[str, ...]  # single ASCII words long enough for typo-tolerant matching
     fuzzy_cjk: tuple[str, ...]  # long Chinese aliases for fuzzy matching
@@ -104,6 +156,12 @@ class CompiledGroup:
 
 
 @dataclass(slots=True)
+class CompiledMisconception:
+    text: str  # the wrong claim, as the rubric writes it
+    groups: tuple[CompiledGroup, ...]  # every one found in one window: the answer states it
+
+
+@dataclass(slots=True)
 class CompiledPoint:
     id: str
     text: str
@@ -112,6 +170,7 @@ class CompiledPoint:
     tokens: frozenset[str]
     subject: int | None = None  # index in CompiledRubric.subjects when the first group names one
     opposite: CompiledGroup | None = None  # words stating the opposite of the point, found plainly
+    misconceptions: tuple[CompiledMisconception, ...] = ()  # known wrong claims about the point
 
 
 @dataclass(slots=True)
@@ -187,16 +246,37 @@ def _automaton(points: tuple[CompiledPoint, ...]):
 
 
 def occurrence_matches(group: "CompiledGroup", norm: str, start: int, end: int) -> bool:
-    """Does this occurrence of a group's alias have the claim's polarity?
+    """Does this occurrence of a group's alias have the claim's polarity? (`polarity_matches`)"""
+    return group.polarity == "any" or polarity_matches(group.polarity, reading(norm, start, end))
 
-    An occurrence is negated when a cue sits just before it or anywhere in its clause. A plain
-    claim ("pos") needs a plain occurrence, a negative claim ("neg": "不引入额外参数") a negated
-    one. When the claim's clause negates something else than the term ("K 固定, 无法适应分布
-    尖锐或平坦"), its polarity cannot be read and either occurrence counts ("any").
-    """
-    if group.polarity == "any":
+
+# How an occurrence reads: plain, negated by a cue right before it, negated by a cue elsewhere in
+# its clause, or not read (a negated verb of knowing is about it)
+PLAIN, BEFORE, CLAUSE, UNREAD = 0, 1, 2, 3
+
+
+def reading(norm: str, start: int, end: int) -> int:
+    if knowing_negated(norm, start, end):
+        return UNREAD
+    if negated_before(norm, start):
+        return BEFORE
+    return CLAUSE if clause_negated(norm, start, end) else PLAIN
+
+
+def polarity_matches(polarity: str, read: int) -> bool:
+    """An occurrence counts for a claim when it reads as the claim does. A plain claim ("pos")
+    needs a plain occurrence, a negative claim ("neg": "不引入额外参数") a negated one. When the
+    claim's clause negates something other than the term ("Top-K 的固定 K 值无法适应分布尖锐或
+    平坦", "通过路由偏置实现负载均衡并不依赖辅助损失"), the term itself is stated ("clause"): any
+    occurrence counts but one with a cue right before it ("不做路由偏置调整"; dev: one reversed
+    claim now contradicted, one no longer credited, no false contradiction). "any": the claim
+    cannot be read (a condition: "if no constructor is provided"; or English, whose "if the base
+    case is not included" negates the term after it: Mohler 0.545 -> 0.544 as "clause")."""
+    if polarity == "any" or read == UNREAD:
         return True
-    return is_negated(norm, start, end) == (group.polarity == "neg")
+    if polarity == "clause":
+        return read != BEFORE
+    return (read == PLAIN) == (polarity == "pos")
 
 
 def is_negated(norm: str, start: int, end: int) -> bool:
@@ -231,14 +311,16 @@ def _compile_group(aliases: list[str], point_norm: str, shared: dict[str, AliasP
     shared = {} if shared is None else shared
     probes = tuple(shared[a] if a in shared else shared.setdefault(a, AliasProbe(a)) for a in norms)
     first = min((sp for probe in probes if probe.piece in point_norm for sp in probe.spans(point_norm)), default=None)
-    if first is not None and _conditional(point_norm, first[0]):
+    if first is not None and (_conditional(point_norm, first[0]) or knowing_negated(point_norm, *first)):
         polarity = "any"
     elif first is None or not clause_negated(point_norm, *first):
         polarity = "pos"
     elif negated_before(point_norm, first[0]):
         polarity = "neg"
+    elif clause_negated(point_norm, *first, english=False):
+        polarity = "clause"  # a Chinese cue after the term or further from it
     else:
-        polarity = "any"
+        polarity = "any"  # English: "if the base case is not included" negates the term itself
     # typo-tolerant forms of English aliases, separators dropped ("multi-query" -> "multiquery")
     squashed = {re.sub(r"[\s_-]", "", a) for a in norms if a.isascii()}
     fuzzy_words = tuple(sorted(a for a in squashed if a.isalpha() and len(a) >= 5))
@@ -260,7 +342,14 @@ def _compile(rubric: Rubric, context: str) -> CompiledRubric:
         ptoks = frozenset(tokens(pnorm))
         vocab.update(ptoks)
         opposite = _compile_group(p.opposites, "", shared) if p.opposites else None  # polarity "pos": plainly
-        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite))
+        # a wrong claim's groups take their polarity from its own text, as a point's do; they are not
+        # the topic's vocabulary nor in the automaton: they change no point's match
+        miscs = tuple(
+            CompiledMisconception(m.text, mgroups)
+            for m in p.misconceptions
+            if (mgroups := tuple(cg for g in m.keywords if (cg := _compile_group(g, normalize(m.text), shared))))
+        )
+        points.append(CompiledPoint(p.id, p.text, p.weight, tuple(groups), ptoks, opposite=opposite, misconceptions=miscs))
     subjects = _subjects(points)
     for k, members in enumerate(subjects):
         for i in members:

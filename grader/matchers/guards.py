@@ -1,6 +1,7 @@
 """The guards: what the lexical matcher found, read as a whole answer.
 
-The matcher runs once per answer (`lexical`); the guards look at its matches:
+The matcher runs once per answer (`lexical`), with the known wrong claims it states
+(`matchers.misconceptions`); the guards look at its matches:
 - off topic: almost none of the key points, and little of the topic's vocabulary: every point
   becomes missing;
 - keyword stuffing: most credited points rest on bare listed terms, in an answer almost without
@@ -18,6 +19,7 @@ from ..models import Flag, PointResult
 from ..text import EN_STOP, LazyPattern, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
+from .misconceptions import misconceived
 
 # keyword stuffing: most credited points rest on bare listed terms
 STUFFING_MIN_POINTS = 2
@@ -127,7 +129,7 @@ def _missing(points: list[PointResult], reason: str | None = None) -> list[Point
 
 def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> Lexical:
     """The offline matchers plus the guards that read what they found."""
-    matches = match_points(compiled, prepared, fuzzy=fuzzy)
+    matches = misconceived(compiled, prepared, match_points(compiled, prepared, fuzzy=fuzzy))
     points = [m.result for m in matches]
 
     total_weight = sum(p.weight for p in points) or 1.0

@@ -10,7 +10,7 @@ point went to the judge, and its feedback is the grader's own summary of all poi
 from __future__ import annotations
 
 from ..answer import PreparedAnswer
-from ..models import PointResult
+from ..models import CLAIMS, PointResult
 from ..text import tokens
 from .compiled import CompiledRubric
 from .guards import Lexical, lexical
@@ -27,9 +27,10 @@ SETTLED_RULES = frozenset({"off_topic"})
 
 def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -> dict[str, tuple[str, PointResult]]:
     """Each point's lexical finding and its class: verdict/how ("keyword" exact alias, "fuzzy"
-    typo or paraphrase; for missing, "absent": no alias group anywhere and under 25% of the point's
-    content tokens, "words": no group but some of its words, "groups": some groups found), prefixed
-    with "list:" in an answer the stuffing guard found to be a bare list of terms, or "off_topic"."""
+    typo or paraphrase, "misconception" a known wrong claim stated; for missing, "absent": no alias
+    group anywhere and under 25% of the point's content tokens, "words": no group but some of its
+    words, "groups": some groups found), prefixed with "list:" in an answer the stuffing guard found
+    to be a bare list of terms, or "off_topic"."""
     answer_tokens = frozenset(t for s in prepared.segments for t in tokens(s.norm))
     prefix = "list:" if "keyword_stuffing" in lex.flags else ""
     out: dict[str, tuple[str, PointResult]] = {}
@@ -40,6 +41,8 @@ def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -
             recall = len(cp.tokens & answer_tokens) / len(cp.tokens) if cp.tokens else 0.0
             how = "groups" if m.groups_found else ("absent" if cp.groups and recall < HYBRID_MISSING_RECALL else "words")
             cls = f"{prefix}missing/{how}"
+        elif (res.reason or "").startswith(CLAIMS):  # a known wrong claim stated (matchers.misconceptions)
+            cls = f"{prefix}{res.verdict}/misconception"
         else:
             cls = f"{prefix}{res.verdict}/{'keyword' if res.method == 'keyword' else 'fuzzy'}"
         out[res.id] = (cls, res)

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, Segment, clauses, content_length, tokens
-from .compiled import CUE_CANDIDATE, NEG_REACH, CompiledGroup, CompiledPoint, CompiledRubric, is_negated, occurrence_matches
+from .compiled import CUE_CANDIDATE, NEG_REACH, PLAIN, CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches, polarity_matches, reading
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 WINDOW = 3  # at most this many sentences judged together...
@@ -63,7 +63,7 @@ SEP = "\x00"  # joins sentences: no alias pattern can match across it
 class AnswerView:
     """The sentences of an answer joined once, so each alias group is one regex scan."""
 
-    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_negated", "_cues")
+    __slots__ = ("prepared", "segs", "joined", "starts", "windows", "by_seg", "_words", "_token_segs", "_read", "_cues")
 
     def __init__(self, prepared: PreparedAnswer):
         self.prepared = prepared
@@ -81,7 +81,7 @@ class AnswerView:
                 self.by_seg[j].append(k)
         self._words: dict[str, tuple[list[int], list[tuple[str, int, int]], list[str]]] | None = None
         self._token_segs: dict[str, list[int]] | None = None
-        self._negated: dict[tuple[int, int, int], bool] = {}
+        self._read: dict[tuple[int, int, int], int] = {}
         self._cues: dict[int, int] = {}  # sentence -> where the first thing that may be a negation cue is
 
     def matches(self, group: CompiledGroup, j: int, start: int, end: int) -> bool:
@@ -90,18 +90,18 @@ class AnswerView:
         if group.polarity == "any":
             return True
         key = (j, start, end)
-        negated = self._negated.get(key)
-        if negated is None:
+        read = self._read.get(key)
+        if read is None:
             norm = self.segs[j].norm
             first = self._cues.get(j)
             if first is None:
                 m = CUE_CANDIDATE.search(norm)
                 first = self._cues[j] = m.start() if m else len(norm) + NEG_REACH
             # no possible cue before the end of the term's reach (clause_negated reads its clause
-            # from the sentence's start when no break comes first): not negated, without looking
-            negated = first < end + NEG_REACH and is_negated(norm, start, end)
-            self._negated[key] = negated
-        return negated == (group.polarity == "neg")
+            # from the sentence's start when no break comes first): plain, without looking
+            read = reading(norm, start, end) if first < end + NEG_REACH else PLAIN
+            self._read[key] = read
+        return polarity_matches(group.polarity, read)
 
     def seg_of(self, pos: int) -> int:
         return bisect_right(self.starts, pos) - 1

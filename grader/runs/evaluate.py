@@ -62,11 +62,17 @@ def read_labeled(path: Path) -> list[LabeledRow]:
 def evaluate(rows: list[LabeledRow], grader: Grader, mode: str | None = None, worst: int = 10) -> dict:
     graded: list[Graded] = []
     errors: list[dict] = []
+    unscored: list[dict] = []
     for row in rows:
         try:
             r = grade_row(grader, row, mode)
         except UsageError as exc:
             errors.append({"id": row.id, "error": str(exc)})
+            continue
+        if r.points and all(p.verdict == "unscored" for p in r.points):
+            # no point has a verdict (over the time budget, or a judge that failed with no fallback):
+            # its 0 is not the grader's opinion, so it is left out of the agreement, and listed
+            unscored.append({"id": row.id, "flags": list(r.flags)})
             continue
         graded.append(
             Graded(id=row.id, kind=row.kind, question_id=row.question_id or (row.reference_answer or "")[:200],
@@ -74,7 +80,8 @@ def evaluate(rows: list[LabeledRow], grader: Grader, mode: str | None = None, wo
                    raw=(r.raw_score if r.raw_score is not None else r.score) * 10.0 / r.max_score, flags=r.flags)
         )
     if not graded:
-        raise UsageError("no row could be graded: " + (errors[0]["error"] if errors else "empty input"))
+        why = errors[0]["error"] if errors else (f"every row unscored ({', '.join(unscored[0]['flags'])})" if unscored else "empty input")
+        raise UsageError("no row could be graded: " + why)
     out = agreement([g.human for g in graded], [g.grader for g in graded])
     out["mode"] = mode or grader.settings.mode
     by_kind: dict[str, list[Graded]] = defaultdict(list)
@@ -95,5 +102,6 @@ def evaluate(rows: list[LabeledRow], grader: Grader, mode: str | None = None, wo
         for g in sorted(graded, key=lambda g: -abs(g.human - g.grader))[:worst]
     ]
     out["errors"] = errors
+    out["unscored"] = unscored
     out["graded"] = [g.model_dump() for g in graded]
     return out
