@@ -35,8 +35,6 @@ class OverBudget(Exception):
 # clears what is pending under it, so nothing fires after the block.
 _lock = threading.Lock()
 _wake = threading.Event()
-_look = threading.Event()  # a block whose deadline comes before the watchdog's next look began
-_next_look = 0.0  # monotonic time of the watchdog's next look
 _active: dict[int, list] = {}  # thread id -> [clock id or None, deadline (None: thread gone), fired]
 _watchdog: threading.Thread | None = None
 
@@ -58,11 +56,10 @@ def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
 
 
 def _watch() -> None:
-    global _next_look
     while True:
         _wake.wait()
         with _lock:
-            nearest: float | None = None
+            waiting = False
             for tid, entry in _active.items():
                 if entry[1] is None:
                     continue
@@ -71,22 +68,15 @@ def _watch() -> None:
                 except OSError:  # the thread is gone
                     entry[1] = None
                     continue
+                waiting = True
                 if now > entry[1]:
                     # again a little later if the block is still running: an exception delivered
                     # inside a finaliser (a weakref callback) is swallowed there
                     entry[1], entry[2] = now + REFIRE, True
                     _raise_in(tid, OverBudget)
-                left = entry[1] - now
-                nearest = left if nearest is None else min(nearest, left)
-            if nearest is None:
+            if not waiting:
                 _wake.clear()
-            # A thread's CPU clock runs no faster than the wall clock: no deadline can pass before
-            # the nearest one's time left has passed on the wall. So look again then, not every
-            # tick: polling every 2 ms had cost a batch of short grades ~7% of its CPU.
-            pause = TICK if nearest is None else max(TICK, nearest)
-            _next_look = time.monotonic() + pause
-        _look.wait(pause)
-        _look.clear()
+        time.sleep(TICK)
 
 
 def _gc_pause(phase: str, info: dict, _started: dict[int, float] = {}) -> None:  # noqa: B006 (one per process)
@@ -133,15 +123,12 @@ def time_budget(seconds: float | None) -> Iterator[None]:
     clock = _clock_of(tid)
     with _lock:
         _active[tid] = [clock, _now(clock) + seconds, False]
-        sooner = time.monotonic() + seconds < _next_look  # than the watchdog means to look again
     if _watchdog is None or not _watchdog.is_alive():
         with _lock:
             if _watchdog is None or not _watchdog.is_alive():
                 _watchdog = threading.Thread(target=_watch, name="grader-budget", daemon=True)
                 _watchdog.start()
     _wake.set()
-    if sooner:
-        _look.set()
     try:
         yield
     finally:
