@@ -1,20 +1,31 @@
-"""Loopback load test of the HTTP API: fuzzy grading with N concurrent clients.
+"""Loopback load test of the HTTP API: fuzzy grading at 32 connections, in rounds interleaved with
+its baselines.
 
-    python eval/bench_api.py                      # 32 connections: saturation (wrk), then 300 req/s
-    python eval/bench_api.py --clients 8 --rate 0 --bank llm-interview --json
+    python eval/bench_api.py --rate 0                 # 3 rounds: in-process, wrk on grader serve, wrk on a bare app
+    python eval/bench_api.py --rate 0 --workers 2     # grader serve --workers 2
+    python eval/bench_api.py --rate 0 --against main   # and main's code, interleaved: ratios to it
+    python eval/bench_api.py --clients 8 --rate 300 --bank llm-interview --json
 
-Starts `grader serve` on 127.0.0.1 and a free port, then runs two bounded loads of
-POST /v1/grade (mode fuzzy) on answers cut to --chars characters (500) from the dev set, each
-phase stopping after --requests requests or --duration seconds:
-1. closed loop: every client sends again as soon as it has its answer (the server's capacity),
-   driven by wrk (Debian's package; --driver httpx for the Python client, which spends 2-3 ms of
-   CPU per request on the same two cores); the load generator's own CPU per request is printed;
-2. open loop at --rate requests/s shared by the N clients (latency at that load, measured from
-   each request's scheduled time). The target is judged on this phase: with 32 closed-loop
-   clients, Little's law makes the mean latency 32 / throughput, so "p99 <= 50 ms at 32 clients"
-   can only mean latency at a given rate unless the server does > 640 requests/s.
-Prints requests/s, p50/p90/p99/max latency, errors, and the in-process rate of grading the same
-answers (no HTTP) as the baseline: `ratio` is HTTP requests/s over in-process grades/s.
+Starts `grader serve` (with --workers N) and a bare uvicorn app on 127.0.0.1, then runs --rounds
+rounds, each of them, one after the other:
+1. in-process grading of the same answers (no HTTP): grades/s and CPU ms per grade (the baseline);
+2. closed loop on POST /v1/grade (mode fuzzy, answers cut to --chars characters, 500): every
+   connection sends again as soon as it has its answer, driven by wrk (Debian's package; --driver
+   httpx for the Python client, which spends 2-3 ms of CPU per request on the same two cores);
+   requests/s, latency percentiles, the server's CPU per request (all its processes) and the load
+   generator's own;
+3. the same load with empty answers (the pipeline's shortest path: what serving a grade costs
+   without matching), then on a bare uvicorn app with the server's protocol and event loop,
+   answering every POST with a grade's JSON (~4 KB) and doing nothing else: the HTTP stack's floor;
+4. a CPU-spin control: as many pure-Python spinners as server processes against one (below the
+   process count means other work on the machine).
+Then prints min and median over the rounds of: requests/s and its ratio to in-process grades/s
+(times the server processes), p99, server CPU per request, the HTTP overhead per request (server
+CPU per request less the in-process CPU of a grade: what serving adds, independent of the matcher)
+and the bare app's CPU per request. Optionally (--rate R > 0) an open loop at R requests/s after the
+rounds (latency from each request's scheduled time, httpx client). The target is judged on the
+closed loop's median round: >= 600 requests/s with p99 <= 50 ms. With 32 closed-loop clients,
+Little's law makes the mean latency 32 / throughput: p99 <= 50 ms needs well over 640 requests/s.
 
 The bank: --bank (a bundled name or a path). By default the bundled `llm-interview` bank when it
 loads, else a small built-in bank of three Chinese questions written to a temporary directory
@@ -41,7 +52,7 @@ from pathlib import Path
 
 import httpx
 
-TARGET_RPS, TARGET_P99_MS = 300.0, 50.0
+TARGET_RPS, TARGET_P99_MS = 600.0, 50.0
 
 BANK = {
     "bank.yaml": "name: bench\ntitle: Bench bank\nlanguage: zh\n",
@@ -183,32 +194,63 @@ def _answers_from(bank) -> list[tuple[str, str]]:
     return pairs
 
 
-def inprocess_rate(bank_ref: str, pairs: list[tuple[str, str]], seconds: float = 3.0) -> float:
-    from grader.pipeline import Grader
-    from grader.settings import Settings
+class InProcess:
+    """Grading the same answers in this process, no HTTP: the baseline of each round."""
 
-    grader = Grader(Settings(), bank=bank_ref)
-    for qid, a in pairs:  # warm caches (bank, compiled rubrics, jieba)
-        grader.grade(qid, a, mode="fuzzy")
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        qid, a = pairs[n % len(pairs)]
-        grader.grade(qid, a, mode="fuzzy")
-        n += 1
-    return n / (time.perf_counter() - t0)
+    def __init__(self, bank_ref: str, pairs: list[tuple[str, str]]):
+        from grader.pipeline import Grader
+        from grader.settings import Settings
+
+        self.grader = Grader(Settings(), bank=bank_ref)
+        self.pairs = pairs
+        for qid, a in pairs:  # warm caches (bank, compiled rubrics, jieba)
+            self.grader.grade(qid, a, mode="fuzzy")
+
+    def measure(self, seconds: float = 3.0) -> tuple[float, float]:
+        """(grades/s, CPU ms per grade)."""
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - t0 < seconds:
+            qid, a = self.pairs[n % len(self.pairs)]
+            self.grader.grade(qid, a, mode="fuzzy")
+            n += 1
+        return n / (time.perf_counter() - t0), (time.process_time() - c0) * 1000 / n
 
 
-def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path) -> subprocess.Popen:
+BARE_APP = r"""
+import sys, uvicorn
+from grader.api.limits import server_limits
+body = open(sys.argv[2], "rb").read()
+headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
+            server_header=False, **server_limits())
+"""
+
+
+def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path, workers: int = 1,
+                 cmd: list[str] | None = None, tree: Path | None = None) -> subprocess.Popen:
+    """`grader serve` (or `cmd`) on `port`; with `tree`, the code of that checkout (PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "OPENAI_"))}
     env.update(extra_env)
-    cmd = [sys.executable, "-m", "grader.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--bank", bank_ref]
-    # The access log goes to a file: a pipe nobody reads would fill up and stall the server.
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    cmd = cmd or [sys.executable, "-m", "grader.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                  "--bank", bank_ref, "--workers", str(workers)]
+    # The log goes to a file: a pipe nobody reads would fill up and stall the server.
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tree)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"bench: grader serve exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            raise SystemExit(f"bench: the server exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
@@ -216,7 +258,15 @@ def start_server(bank_ref: str, port: int, extra_env: dict[str, str], log: Path)
             pass
         time.sleep(0.1)
     proc.kill()
-    raise SystemExit("bench: grader serve did not answer /healthz within 30 s")
+    raise SystemExit("bench: the server did not answer /healthz within 60 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 async def load(
@@ -306,21 +356,42 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _proc_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system) of a process so far, from /proc; 0.0 where unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError, TypeError):
+    """CPU seconds (user + system) so far of a process and its children (`--workers` processes),
+    from /proc; 0.0 where unreadable."""
+    if pid is None:
         return 0.0
+    total = 0.0
+    try:
+        pids = [pid] + [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == pid]
+        for p in pids:
+            fields = _stat(p)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, TypeError):
+        pass
+    return total
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(_stat(pid)[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def wrk_load(base: str, pairs: list[tuple[str, str]], clients: int, duration: float, tmp: Path, server_pid: int | None = None) -> dict:
     """Closed loop driven by wrk (C, epoll): `clients` connections on 2 threads. Its own CPU time
     is read from the child's rusage, so what the load generator took from the server shows."""
+    tmp = tmp / str(hash(tuple(pairs)) & 0xFFFFFFFF)  # a file of bodies per set of answers
+    tmp.mkdir(exist_ok=True)
     bodies = tmp / "bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"question_id": q, "answer": a, "mode": "fuzzy"}, ensure_ascii=False) + "\n"
-                              for q, a in pairs), encoding="utf-8")
+    if not bodies.exists():
+        bodies.write_text("".join(json.dumps({"question_id": q, "answer": a, "mode": "fuzzy"}, ensure_ascii=False) + "\n"
+                                  for q, a in pairs), encoding="utf-8")
     script = tmp / "grade.lua"
     script.write_text(_WRK_LUA % bodies, encoding="utf-8")
     r0, s0 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
@@ -328,7 +399,7 @@ def wrk_load(base: str, pairs: list[tuple[str, str]], clients: int, duration: fl
                          capture_output=True, text=True, check=True).stdout
     r1, s1 = resource.getrusage(resource.RUSAGE_CHILDREN), _proc_cpu(server_pid)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
     total = int(re.search(r"^\s*(\d+) requests in ([\d.]+)(\w+)", out, re.M).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -361,10 +432,14 @@ def _run_loop(coro):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    ap.add_argument("--rate", type=float, default=TARGET_RPS, help=f"open-loop rate, requests/s (default {TARGET_RPS:g}; 0: skip)")
-    ap.add_argument("--requests", type=int, default=3000, help="each phase stops after this many requests (default 3000)")
-    ap.add_argument("--duration", type=float, default=15.0, help="or after this many seconds (default 15)")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent connections (default 32)")
+    ap.add_argument("--workers", type=int, default=1, help="grader serve --workers N (default 1)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--against", metavar="REV", help="also serve REV's code (a temporary git worktree), interleaved in each "
+                    "round: its figures and the ratios of this checkout's to them")
+    ap.add_argument("--rate", type=float, default=0.0, help="open-loop rate after the rounds, requests/s (default 0: none)")
+    ap.add_argument("--requests", type=int, default=3000, help="the httpx phases stop after this many requests (default 3000)")
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds of each closed-loop phase (default 8)")
     ap.add_argument("--bank", default=None, help="bundled bank name or bank path (default: llm-interview if usable, else built-in)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--driver", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
@@ -373,59 +448,147 @@ def main(argv: list[str] | None = None) -> int:
                     help="answers cut to this many characters from the dev set (as eval/bench_grade.py; 0: the bank's "
                          "reference answers, full and halved)")
     args = ap.parse_args(argv)
+    from bench_batch import spin
 
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
-        bank_ref, bank_desc, pairs = pick_bank(args.bank, Path(tmp))
+        tmp = Path(tmp)
+        bank_ref, bank_desc, pairs = pick_bank(args.bank, tmp)
         if args.chars and args.bank is None and bank_ref == "llm-interview":
             from bench_grade import answers
 
             pairs = answers(200, args.chars)
             bank_desc += f", dev-set answers cut to {args.chars} characters"
-        baseline = inprocess_rate(bank_ref, pairs)
-        port = free_port()
-        proc = start_server(bank_ref, port, {}, Path(tmp) / "serve.log")
-        base = f"http://127.0.0.1:{port}"
+        inproc = InProcess(bank_ref, pairs)
+        canned = tmp / "canned.json"  # what the bare app answers: a real response of /v1/grade
+        port, bare_port, ref_port = free_port(), free_port(), free_port()
+        proc = start_server(bank_ref, port, {}, tmp / "serve.log", workers=args.workers)
+        bare = ref = ref_tree = None
+        root = Path(__file__).resolve().parent.parent
         try:
-            if args.driver == "wrk":
-                phases = [wrk_load(base, pairs, args.clients, args.duration, Path(tmp))]
-            else:
-                phases = [_run_loop(load(base, pairs, args.clients, args.requests, args.duration))]
+            if args.against:
+                ref_tree = tmp / "against"
+                subprocess.run(["git", "worktree", "add", "--detach", "-q", str(ref_tree), args.against], cwd=root, check=True)
+                ref = start_server(bank_ref, ref_port, {}, tmp / "ref.log", workers=args.workers, tree=ref_tree)
+            qid, answer = pairs[0]
+            canned.write_bytes(httpx.post(f"http://127.0.0.1:{port}/v1/grade", json={"question_id": qid, "answer": answer}).content)
+            bare = start_server(bank_ref, bare_port, {}, tmp / "bare.log",
+                                cmd=[sys.executable, "-c", BARE_APP, str(bare_port), str(canned)])
+            base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+
+            # the fixed cost of serving a grade: empty answers (the pipeline's shortest path)
+            empty = [(q, "") for q, _ in pairs[:20]]
+
+            def closed_loop(url: str, pid: int, seconds: float, bodies: list = pairs) -> dict:
+                if args.driver == "wrk":
+                    return wrk_load(url, bodies, args.clients, seconds, tmp, pid)
+                c0 = _proc_cpu(pid)
+                r = _run_loop(load(url, bodies, args.clients, args.requests, seconds))
+                r["server_cpu_ms_per_request"] = round((_proc_cpu(pid) - c0) * 1000 / max(r["requests"], 1), 3)
+                return r
+
+            ref_base = f"http://127.0.0.1:{ref_port}"
+            closed_loop(base, proc.pid, 2)  # warm-up: every worker process compiles its rubrics
+            closed_loop(bare_base, bare.pid, 1)
+            if ref is not None:
+                closed_loop(ref_base, ref.pid, 2)
+            rounds = []
+            for _ in range(args.rounds):
+                rate, grade_ms = inproc.measure()
+                served = closed_loop(base, proc.pid, args.duration)
+                theirs = closed_loop(ref_base, ref.pid, args.duration) if ref is not None else None
+                fixed = closed_loop(base, proc.pid, max(2.0, args.duration / 2), empty)
+                floor = closed_loop(bare_base, bare.pid, max(2.0, args.duration / 2))
+                control = spin(args.workers) / spin(1) if args.workers > 1 else 1.0
+                rounds.append({
+                    "inprocess_grades_per_s": round(rate, 1), "grade_cpu_ms": round(grade_ms, 3), **served,
+                    "ratio": round(served["rps"] / (rate * args.workers), 3),
+                    "http_overhead_ms": round(served["server_cpu_ms_per_request"] - grade_ms, 3),
+                    "empty_cpu_ms_per_request": fixed["server_cpu_ms_per_request"],
+                    "bare_cpu_ms_per_request": floor["server_cpu_ms_per_request"], "bare_rps": floor["rps"],
+                    "control": round(control, 2),
+                })
+                if theirs is not None:
+                    rounds[-1].update({
+                        "against_rps": theirs["rps"], "against_p99_ms": theirs["p99_ms"],
+                        "against_server_cpu_ms_per_request": theirs["server_cpu_ms_per_request"],
+                        "rps_vs_against": round(served["rps"] / theirs["rps"], 3),
+                        "cpu_vs_against": round(served["server_cpu_ms_per_request"] / theirs["server_cpu_ms_per_request"], 3),
+                    })
+            open_loop = None
             if args.rate > 0:
-                phases.append(_run_loop(load(base, pairs, args.clients, args.requests, args.duration, rate=args.rate)))
+                open_loop = _run_loop(load(base, pairs, args.clients, args.requests, args.duration, rate=args.rate))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    avg_chars = round(statistics.fmean(len(a) for _, a in pairs))
-    judged = phases[-1]
-    ok = judged["errors"] == 0 and judged["rps"] >= TARGET_RPS * 0.98 and judged["p99_ms"] <= TARGET_P99_MS
+            stop(proc)
+            for other in (bare, ref):
+                if other is not None:
+                    stop(other)
+            if ref_tree is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(ref_tree)], cwd=root, check=False)
+
+    def mm(key: str) -> dict:
+        values = [r[key] for r in rounds]
+        return {"min": min(values), "median": round(statistics.median(values), 3)}
+
+    keys = ("rps", "p50_ms", "p99_ms", "ratio", "server_cpu_ms_per_request", "grade_cpu_ms", "http_overhead_ms",
+            "empty_cpu_ms_per_request", "bare_cpu_ms_per_request", "client_cpu_ms_per_request", "inprocess_grades_per_s", "control")
+    if args.against:
+        keys += ("against_rps", "against_p99_ms", "against_server_cpu_ms_per_request", "rps_vs_against", "cpu_vs_against")
+    summary = {k: mm(k) for k in keys}
+    errors = sum(r["errors"] for r in rounds) + (open_loop["errors"] if open_loop else 0)
+    ok = errors == 0 and summary["rps"]["median"] >= TARGET_RPS and summary["p99_ms"]["median"] <= TARGET_P99_MS
     out = {
         "bank": bank_desc,
         "answers": len(pairs),
-        "avg_answer_chars": avg_chars,
+        "avg_answer_chars": round(statistics.fmean(len(a) for _, a in pairs)),
         "clients": args.clients,
+        "workers": args.workers,
+        "driver": args.driver,
         "cpus": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
-        "inprocess_grades_per_s": round(baseline, 1),
-        "phases": [{**p, "ratio": round(p["rps"] / baseline, 3)} for p in phases],
-        "target": f">= {TARGET_RPS:g} req/s, p99 <= {TARGET_P99_MS:g} ms, no errors (judged on the last phase)",
+        "rounds": rounds,
+        "summary": summary,
+        "open_loop": open_loop,
+        "target": f">= {TARGET_RPS:g} req/s, p99 <= {TARGET_P99_MS:g} ms at {args.clients} connections (median round), no errors",
         "target_met": ok,
     }
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
-        print(f"bank: {bank_desc}; {len(pairs)} answers, {avg_chars} characters on average")
-        print(f"{os.cpu_count()} CPUs, 1-minute load average {out['loadavg_1m']}; {args.clients} clients")
-        print(f"in-process grading (no HTTP): {out['inprocess_grades_per_s']} grades/s")
-        for p in out["phases"]:
-            print(f"{p['load']}: {p['requests']} requests in {p['seconds']} s, {p['errors']} errors {p['error_kinds'] or ''}")
-            print(f"  {p['rps']} requests/s (HTTP/in-process ratio {p['ratio']}); latency p50 {p['p50_ms']} ms, "
-                  f"p90 {p['p90_ms']} ms, p99 {p['p99_ms']} ms, max {p['max_ms']} ms; "
-                  f"load generator CPU {p['client_cpu_ms_per_request']} ms per request")
+        print(f"bank: {bank_desc}; {len(pairs)} answers, {out['avg_answer_chars']} characters on average")
+        print(f"{os.cpu_count()} CPUs, 1-minute load average {out['loadavg_1m']}; {args.clients} connections ({args.driver}), "
+              f"grader serve --workers {args.workers}; {args.rounds} rounds of {args.duration:g} s")
+
+        def line(label: str, key: str, unit: str = "", fmt: str = "{:,.3g}") -> None:
+            v = summary[key]
+            print(f"  {label}: min {fmt.format(v['min'])}{unit}, median {fmt.format(v['median'])}{unit}")
+
+        line("in-process grading, grades/s", "inprocess_grades_per_s", fmt="{:,.0f}")
+        line("in-process CPU per grade", "grade_cpu_ms", " ms", "{:.3f}")
+        line("POST /v1/grade requests/s", "rps", fmt="{:,.0f}")
+        line(f"ratio requests/s / ({args.workers} x in-process grades/s)", "ratio", fmt="{:.2f}")
+        line("latency p50", "p50_ms", " ms", "{:.1f}")
+        line("latency p99", "p99_ms", " ms", "{:.1f}")
+        line("server CPU per request", "server_cpu_ms_per_request", " ms", "{:.3f}")
+        line("HTTP overhead per request (server CPU less a grade's)", "http_overhead_ms", " ms", "{:.3f}")
+        line("POST /v1/grade of an empty answer (serving a grade, no matching), CPU per request",
+             "empty_cpu_ms_per_request", " ms", "{:.3f}")
+        line("bare uvicorn app, same protocol and loop, CPU per request", "bare_cpu_ms_per_request", " ms", "{:.3f}")
+        line("load generator CPU per request", "client_cpu_ms_per_request", " ms", "{:.3f}")
+        if args.against:
+            print(f"  {args.against}, served interleaved in each round:")
+            line("  POST /v1/grade requests/s", "against_rps", fmt="{:,.0f}")
+            line("  latency p99", "against_p99_ms", " ms", "{:.1f}")
+            line("  server CPU per request", "against_server_cpu_ms_per_request", " ms", "{:.3f}")
+            line(f"  ratio of requests/s, this checkout / {args.against}", "rps_vs_against", fmt="{:.2f}")
+            line(f"  ratio of server CPU per request, this checkout / {args.against}", "cpu_vs_against", fmt="{:.2f}")
+        if args.workers > 1:
+            line(f"control: {args.workers} CPU spinners / one", "control", fmt="{:.2f}")
+        print(f"  errors: {errors}")
+        if open_loop:
+            print(f"open loop at {args.rate:g} req/s: {open_loop['rps']} requests/s, p50 {open_loop['p50_ms']} ms, "
+                  f"p99 {open_loop['p99_ms']} ms, max {open_loop['max_ms']} ms, {open_loop['errors']} errors")
         print(f"target ({out['target']}): {'met' if ok else 'NOT met'}")
-    return 0 if all(p["errors"] == 0 for p in phases) else 1
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":

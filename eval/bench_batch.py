@@ -10,7 +10,8 @@ Every figure is a ratio to a baseline measured in the same run, on the same mach
   (`--workers 0`) on the same `--rows` rows, one after the other in each round, with a control in
   the same round: pure-Python CPU spinners, as many as the workers, against one. CPU-bound work
   cannot scale past what the control shows; a control below the worker count means the machine is
-  busy with something else. Min and median over the rounds are printed. Rows are unique
+  busy with something else. The CPU time of all processes (parent and workers) is compared too:
+  what workers cost beyond the grading itself. Min and median over the rounds are printed. Rows are unique
   answers (an answer of the dev set or a reference, cut at a row-dependent offset, plus the row
   number), so no cache or repetition helps. Each run is a fresh process; it reports its own peak
   RSS (ru_maxrss) and the largest worker's.
@@ -46,11 +47,14 @@ kw = dict(model="bench", base_url=url, api_key="bench", use_cache=False, timeout
 g = Grader(Settings(mode=mode, **kw))
 for qid in g.bank().questions:  # compile every rubric first (~0.15 s each): start-up is not throughput
     g.grade(qid, "warm up", mode="fuzzy" if mode not in ("keyword", "fuzzy") else mode)
-t0, c0 = time.perf_counter(), time.process_time()
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+t0, c0, k0 = time.perf_counter(), time.process_time(), children_cpu()
 s = run_batch(Path(inp), Path(out), g, mode,
               workers=None if workers == "auto" else int(workers), concurrency=int(conc), progress=False)
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(json.dumps({"wall": wall, "cpu": cpu, "graded": s.graded, "errors": s.errors, "executor": s.executor,
+print(json.dumps({"wall": wall, "cpu": cpu, "cpu_all": cpu + children_cpu() - k0, "graded": s.graded, "errors": s.errors, "executor": s.executor,
                   "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
@@ -132,10 +136,13 @@ def main() -> None:
         print(f"input: {args.n:,} rows, {big.stat().st_size / 1e6:.0f} MB, mode {args.mode}")
 
         # scaling: one process, N workers and the CPU-spin control, interleaved in each round
-        one, many, ctl = [], [], []
+        one, many, ctl, cpu_ratio = [], [], [], []
         for _ in range(args.rounds):
-            one.append(run(part, tmp / "o1.jsonl", args.mode, workers="0")["rate"])
-            many.append(run(part, tmp / "o2.jsonl", args.mode, workers=args.workers)["rate"])
+            a = run(part, tmp / "o1.jsonl", args.mode, workers="0")
+            b = run(part, tmp / "o2.jsonl", args.mode, workers=args.workers)
+            one.append(a["rate"])
+            many.append(b["rate"])
+            cpu_ratio.append(b["cpu_all"] / a["cpu_all"])  # CPU of every process per row, N workers / one
             ctl.append(spin(int(args.workers)) / spin(1))
         ratios = [m / o for m, o in zip(many, one)]
         med = statistics.median
@@ -144,6 +151,8 @@ def main() -> None:
         print(f"ratio {args.workers} workers / one process: min {min(ratios):.2f}  median {med(ratios):.2f} (target >= 1.8)")
         print(f"control, {args.workers} CPU spinners / one: min {min(ctl):.2f}  median {med(ctl):.2f} "
               f"(what this machine allows now: below {args.workers} means other load)")
+        print(f"CPU of all processes, {args.workers} workers / one process: min {min(cpu_ratio):.2f}  median {med(cpu_ratio):.2f} "
+              f"(what running in workers costs: the parent's reading and writing, pickling, start-up)")
 
         # memory: the same run over few and many rows; flat means the same peak RSS
         s = run(small, tmp / "o3.jsonl", args.mode, workers=args.workers)

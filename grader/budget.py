@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import sys
 import threading
 import time
@@ -37,6 +38,19 @@ _lock = threading.Lock()
 _wake = threading.Event()
 _active: dict[int, list] = {}  # thread id -> [clock id or None, deadline (None: thread gone), fired]
 _watchdog: threading.Thread | None = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked process (`grader batch`'s workers) has no watchdog thread, and a lock the parent's
+    watchdog held at the fork would be held for ever: begin afresh (the first budget in the child
+    hung on `_lock` once in a few batch runs)."""
+    global _lock, _wake, _watchdog
+    _lock, _wake, _watchdog = threading.Lock(), threading.Event(), None
+    _active.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _clock_of(tid: int) -> int | None:

@@ -469,21 +469,3 @@ def test_schemathesis(tmp_path):
             case.call_and_validate()
 
         check()
-
-
-
-def test_offline_grades_run_off_the_event_loop(client, monkeypatch):
-    """Every offline grade goes to the thread pool: a grade past its CPU budget is stopped by an
-    exception raised in its own thread, which must never be the event loop's."""
-    import grader.api.app as api_app
-
-    pooled = []
-    real = api_app.run_in_threadpool
-
-    async def spy(fn, *args, **kwargs):
-        pooled.append(fn.__name__)
-        return await real(fn, *args, **kwargs)
-
-    monkeypatch.setattr(api_app, "run_in_threadpool", spy)
-    short = client.post("/v1/grade", json={"question_id": "1", "answer": GOOD_ANSWER, "mode": "fuzzy"})
-    assert short.status_code == 200 and pooled == ["grade_sync"]

@@ -4,7 +4,9 @@ segment is built without the part-of-speech HMM."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 import time
 
@@ -139,3 +141,25 @@ def test_a_garbage_collection_inside_a_budgeted_block_is_not_charged_to_it():
         gc.collect()
     del heap
     gc.collect()
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_process_forked_while_the_watchdog_holds_its_lock_can_still_budget():
+    """`grader batch` forks its workers after warm-up grades: a fork while the parent's watchdog
+    held the budget's lock left that lock held in the child, whose first grade hung for ever."""
+    from grader import budget
+
+    with time_budget(1.0):
+        pass  # the watchdog thread exists
+    with budget._lock:  # as the watchdog holds it, every tick
+        pid = os.fork()
+        if pid == 0:  # the child: one budgeted block, or SIGALRM ends it with a failure
+            code = 1
+            try:
+                signal.alarm(5)
+                with time_budget(1.0):
+                    pass
+                code = 0
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

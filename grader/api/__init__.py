@@ -19,8 +19,10 @@ Design notes:
 - No `from __future__ import annotations` here: the request models are built per app (their
   `mode` is narrowed to the served modes), and FastAPI must resolve the handlers' annotations
   to those local classes.
-- Grading is synchronous in the pipeline (fuzzy ~1 ms, up to ~100 ms for a 20 000-character
-  answer) and runs in the threadpool so a long answer never stalls the event loop.
+- Grading is synchronous in the pipeline (fuzzy 1-3 ms for 500 characters, up to the CPU budget
+  for a 20 000-character answer). A short bank grade runs on the event loop under a 10 ms budget
+  (cheaper than the hop to a thread); anything longer, or over that budget, in the thread pool, so
+  no grade stalls the event loop for long (`app.graded_inline`).
 """
 
 from .app import BankRegistry, create_app
