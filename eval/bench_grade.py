@@ -1,6 +1,6 @@
 """In-process grading throughput on one core, as a ratio to a minimal fuzzy grader.
 
-    python eval/bench_grade.py [--n 2000] [--chars 500] [--rounds 5]
+    python eval/bench_grade.py [--n 2000] [--chars 500] [--rounds 5] [--matcher]
 
 Answers of about 500 characters are cut from the dev set's answers and the bank's reference
 answers (mixed Chinese and English, cycled over the 16 questions). Baseline, measured in the same
@@ -8,6 +8,9 @@ run on the same answers: normalise the answer and take rapidfuzz's token_set_rat
 reference, the cheapest grader that still reads the text. Baseline, keyword and fuzzy grading run
 one after the other in each round; every ratio is a round's grader against the same round's
 baseline, and min and median over the rounds are printed. Target: fuzzy >= 1.2x the baseline.
+
+`--matcher` times the lexical matcher and its guards alone (`matchers.guards.lexical` on answers
+prepared beforehand: no sentence splitting, no result model) against the same baseline.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--chars", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds: baseline, keyword, fuzzy in each")
+    ap.add_argument("--matcher", action="store_true", help="time the lexical matcher alone on prepared answers")
     args = ap.parse_args()
     data = answers(args.n, args.chars)
     bank = load_bank()
@@ -84,12 +88,22 @@ def main() -> None:
         "keyword": graders["keyword"].grade,
         "fuzzy": graders["fuzzy"].grade,
     }
+    if args.matcher:
+        from grader.answer import prepare
+        from grader.matchers.guards import lexical
+        from grader.pipeline import compiled_rubric
+
+        compiled = {q.id: compiled_rubric(q) for q in bank.questions.values()}
+        prepared = {a: prepare(a) for _, a in data}
+        runs["keyword"] = lambda qid, a: lexical(compiled[qid], prepared[a], fuzzy=False)
+        runs["fuzzy"] = lambda qid, a: lexical(compiled[qid], prepared[a], fuzzy=True)
     rates: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.rounds):  # interleaved: a slower machine lowers baseline and grader alike
         for name, fn in runs.items():
             rates[name].append(_rate(fn, data))
     mean_len = sum(len(a) for _, a in data) / len(data)
-    print(f"{len(data)} answers, mean {mean_len:.0f} characters, one core (CPU time), {args.rounds} interleaved rounds")
+    what = "the lexical matcher alone (answers prepared beforehand)" if args.matcher else "whole grades"
+    print(f"{len(data)} answers, mean {mean_len:.0f} characters, one core (CPU time), {args.rounds} interleaved rounds: {what}")
     for name, r in rates.items():
         print(f"{name:9s} answers/s: min {min(r):,.0f}  median {statistics.median(r):,.0f}")
     for mode in ("keyword", "fuzzy"):

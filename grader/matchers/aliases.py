@@ -5,6 +5,7 @@ rubric's automaton (matchers/compiled.py)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..text import _CJK as _CJK_RANGE
 from ..text import CJK_RE, EN_SUFFIXES, MIN_STEM, LazyPattern, english_stem
@@ -99,11 +100,15 @@ class AliasProbe:
         if self._rx is None:
             self._rx = re.compile(alias_regex(self.alias, left_boundary=False))
         reach = len(self.alias) + 8  # what the alias may add around its piece, separators included
-        lo, hi = max(0, piece_start - reach), min(len(text), piece_end + reach)
+        lo = piece_start - reach if piece_start > reach else 0
+        hi = piece_end + reach
+        if hi > len(text):
+            hi = len(text)
         if self.others:
             near = text[lo:hi]
-            if not all(r in near for r in self.others):
-                return []
+            for r in self.others:
+                if r not in near:
+                    return []
         out = []
         for m in self._rx.finditer(text, lo, hi):
             start, end = m.start(), m.end()
@@ -122,22 +127,25 @@ class AliasProbe:
 
     def _word_at(self, text: str, start: int, pos: int) -> list[tuple[int, int]]:
         """The pattern's match at `start` (the piece is the word's stem: any occurrence holding this
-        piece and starting earlier is also found from its own piece, at its own start)."""
+        piece and starting earlier is also found from its own piece, at its own start).
+
+        The pattern (stem, an optional ending, an optional "s", a word edge) matches exactly when
+        the rest of the word after the stem is an ending, or an ending and "s": the match is the
+        whole word."""
         if start and text[start - 1] in _ALNUM:
             return []
-        n = len(text)
-        for tail in self.tails:
-            if tail and not text.startswith(tail, pos):
-                continue
-            end = pos + len(tail)
-            if end < n and text[end] == "s" and (end + 1 == n or text[end + 1] not in _ALNUM):
-                return [(start, end + 1)]
-            if end == n or text[end] not in _ALNUM:
-                return [(start, end)]
-        return []
+        end = _ALNUM_RUN.match(text, pos).end()
+        return [(start, end)] if text[pos:end] in _word_rests(self.tails) else []
 
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM_RUN = re.compile("[a-z0-9]*")
+
+
+@lru_cache(maxsize=8)
+def _word_rests(tails: tuple[str, ...]) -> frozenset[str]:
+    """What may follow a one-word alias's stem up to the word's edge: an ending, with an "s" or not."""
+    return frozenset(r for t in tails for r in (t, t + "s"))
 _WORD_ALIAS = re.compile("[a-z0-9]+")
 
 

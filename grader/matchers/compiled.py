@@ -80,11 +80,19 @@ def _en_reverses(words: list[str], i: int, after_term: bool) -> bool:
     return not _EN_ALL.intersection(words[i + 1 : i + 3])
 
 
-def negated_before(norm: str, start: int) -> bool:
-    """True when the term starting at `start` is negated by a cue earlier in its clause."""
+def clause_start(norm: str, start: int) -> int:
+    """Where the clause of the term starting at `start` opens, looking back at most 40 characters."""
     left = max(0, start - 40)
     for m in _CLAUSE_BREAK.finditer(norm, left, start):
         left = m.end()
+    return left
+
+
+def negated_before(norm: str, start: int, left: int | None = None) -> bool:
+    """True when the term starting at `start` is negated by a cue earlier in its clause
+    (`left`: `clause_start(norm, start)`, when the caller has it)."""
+    if left is None:
+        left = clause_start(norm, start)
     for m in _ZH_NEG.finditer(norm, left, start):
         if m.end() >= start - _CUE_REACH and _zh_reverses(norm, m, start):
             return True
@@ -92,13 +100,12 @@ def negated_before(norm: str, start: int) -> bool:
     return any(_en_reverses(words, i, False) for i in range(len(words)))
 
 
-def knowing_negated(norm: str, start: int, end: int) -> bool:
+def knowing_negated(norm: str, start: int, end: int, left: int | None = None) -> bool:
     """Is the term norm[start:end] what a negated verb of knowing in its clause is about
     ("模型本身不知道词的先后顺序")? Then it is neither stated nor denied: its polarity is not read
     (the point "语序决定语义, 因此必须显式提供位置信息" was contradicted by that sentence)."""
-    left = max(0, start - 40)
-    for m in _CLAUSE_BREAK.finditer(norm, left, start):
-        left = m.end()
+    if left is None:
+        left = clause_start(norm, start)
     return any(_ZH_KNOWING.match(norm, m.end()) for m in _ZH_NEG.finditer(norm, left, start))
 
 
@@ -183,9 +190,16 @@ class CompiledRubric:
     # groups name the same thing (share an alias), for each subject named by two points or more.
     subjects: tuple[tuple[int, ...], ...] = ()
     _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
+    _reach: object = None  # what an answer's indexes need to hold for this rubric (`Reach`, built on first use)
 
-    def __getstate__(self):  # pickled without the automaton: built again on first use
-        return {f: (None if f == "_automaton" else getattr(self, f)) for f in self.__slots__}
+    def __getstate__(self):  # pickled without what is built on first use
+        return {f: (None if f in ("_automaton", "_reach") else getattr(self, f)) for f in self.__slots__}
+
+    @property
+    def reach(self) -> "Reach":
+        if self._reach is None:
+            self._reach = Reach(self.points)
+        return self._reach
 
     def __setstate__(self, state):
         for k, v in state.items():
@@ -199,34 +213,65 @@ class CompiledRubric:
         if self._automaton is None:
             self._automaton = _automaton(self.points)
         found: dict[tuple[int, int], set[tuple[int, int]]] = {}
-        for end, (piece, entries, word_only) in self._automaton.iter(text):
-            start = end + 1 - len(piece)
+        for end, (size, entries, word_only, _) in self._automaton.iter(text):
+            end += 1
+            start = end - size
             if word_only and start and text[start - 1] in _ALNUM:
                 continue  # every alias of this piece is one English word, and this is inside another
             for probe, keys in entries:  # an alias shared by several groups is looked at once
                 if probe.literal:
-                    spans = ((start, end + 1),)
+                    spans = ((start, end),)
                 else:
-                    spans = probe.spans_around(text, start, end + 1)
+                    spans = probe.spans_around(text, start, end)
                     if not spans:
                         continue
                 for key in keys:
-                    found.setdefault(key, set()).update(spans)
-        return {k: sorted(v) for k, v in found.items()}
+                    if key in found:
+                        found[key].update(spans)
+                    else:
+                        found[key] = set(spans)
+        return {k: sorted(v) if len(v) > 1 else list(v) for k, v in found.items()}
 
-    def probes_in(self, text: str) -> dict[int, list[AliasProbe]]:
-        """point index -> its aliases (probes) whose literal piece occurs in `text`, each once."""
+    def pieces_in(self, text: str) -> set[str]:
+        """The alias pieces of the rubric that occur in `text` (one automaton pass)."""
         if self._automaton is None:
             self._automaton = _automaton(self.points)
-        out: dict[int, list[AliasProbe]] = {}
-        seen: set[tuple[int, int]] = set()
-        for _, (_, entries, _) in self._automaton.iter(text):
-            for probe, keys in entries:
-                for pi, _ in keys:
-                    if (pi, id(probe)) not in seen:
-                        seen.add((pi, id(probe)))
-                        out.setdefault(pi, []).append(probe)
-        return out
+        return {value[3] for _, value in self._automaton.iter(text)}
+
+    def probes_of(self, pieces: set[str], point: int) -> list[AliasProbe]:
+        """The point's aliases (probes) whose piece is among `pieces`, each once."""
+        by_piece = self.reach.piece_probes
+        return [probe for piece in pieces for probe in by_piece[piece].get(point, ())]
+
+
+class Reach:
+    """What of an answer this rubric can ever look up, so that an answer's indexes hold only that:
+    the (first letter, length) of the English words a typo-tolerant alias may be compared with
+    (within two letters of its length), and the tokens paraphrase and the Chinese fuzzy aliases read."""
+
+    __slots__ = ("word_sizes", "tokens", "piece_probes")
+
+    def __init__(self, points: tuple[CompiledPoint, ...]):
+        sizes: dict[tuple[str, int], set[str]] = {}
+        toks: set[str] = set()
+        for p in points:
+            toks.update(p.tokens)
+            for g in p.groups:
+                for a in g.fuzzy_words:
+                    for n in range(len(a) - 2, len(a) + 3):
+                        sizes.setdefault((a[0], n), set()).add(a)
+                for grams in g.fuzzy_cjk_bigrams:
+                    toks.update(grams)
+        # (first letter, length) of a word -> the typo-tolerant aliases that may be compared with it
+        self.word_sizes = {k: frozenset(v) for k, v in sizes.items()}
+        self.tokens = frozenset(toks)
+        # alias piece -> point index -> the point's probes with that piece (a probe has one piece)
+        by_piece: dict[str, dict[int, dict[int, AliasProbe]]] = {}
+        for pi, p in enumerate(points):
+            for g in p.groups:
+                for probe in g.probes:
+                    by_piece.setdefault(probe.piece, {}).setdefault(pi, {})[id(probe)] = probe
+        self.piece_probes = {piece: {pi: tuple(d.values()) for pi, d in pts.items()} for piece, pts in by_piece.items()}
 
 
 def _automaton(points: tuple[CompiledPoint, ...]):
@@ -240,7 +285,7 @@ def _automaton(points: tuple[CompiledPoint, ...]):
     automaton = ahocorasick.Automaton()
     for piece, entries in index.items():
         word_only = all(probe.tails is not None for probe, _ in entries.values())
-        automaton.add_word(piece, (piece, [(probe, tuple(keys)) for probe, keys in entries.values()], word_only))
+        automaton.add_word(piece, (len(piece), [(probe, tuple(keys)) for probe, keys in entries.values()], word_only, piece))
     automaton.make_automaton()
     return automaton
 
@@ -256,9 +301,10 @@ PLAIN, BEFORE, CLAUSE, UNREAD = 0, 1, 2, 3
 
 
 def reading(norm: str, start: int, end: int) -> int:
-    if knowing_negated(norm, start, end):
+    left = clause_start(norm, start)  # read once for the two checks of what comes before the term
+    if knowing_negated(norm, start, end, left):
         return UNREAD
-    if negated_before(norm, start):
+    if negated_before(norm, start, left):
         return BEFORE
     return CLAUSE if clause_negated(norm, start, end) else PLAIN
 

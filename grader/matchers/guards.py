@@ -39,6 +39,7 @@ OFF_TOPIC_MIN_VOCABULARY = 200
 # Characters and words that carry grammar: what joins terms into statements.
 _ZH_GRAMMAR = frozenset("的了是在和与及或这那其之为将把被对从到也都而就个有所以可以会要让使得因需时能不没只则如若但并且即")
 _GRAMMAR_UNIT = re.compile(r"[\u3400-\u9fff]|[a-z][a-z'-]*")
+_GRAMMAR_WORDS = _ZH_GRAMMAR | EN_STOP
 
 
 def grammar_share(prepared: PreparedAnswer) -> float:
@@ -49,7 +50,7 @@ def grammar_share(prepared: PreparedAnswer) -> float:
     units = _GRAMMAR_UNIT.findall(prepared.norm)
     if not units:
         return 0.0
-    return sum(1 for u in units if u in _ZH_GRAMMAR or u in EN_STOP) / len(units)
+    return sum(map(_GRAMMAR_WORDS.__contains__, units)) / len(units)
 
 
 # A list of terms, by its shape: many short items, whatever separates them (spaces, commas, 、,
@@ -64,6 +65,7 @@ _FILLERS = frozenset({"的", "和", "是", "在", "与", "及", "以及", "and",
 _PROSE_ZH = frozenset("了在将把被对从到也都而就有所可会要让使因需时能不没只则如若但并且即这那其之为")
 _PROSE_ZH_RE = re.compile("[" + "".join(sorted(_PROSE_ZH)) + "]")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_PROSE_EN = EN_STOP - _FILLERS  # stop words that make sentences
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 LIST_MIN_ITEMS = 6
 LIST_SHORT_ITEM = 15  # claim-length units: five Chinese characters, or fifteen letters
@@ -74,7 +76,7 @@ LIST_EN_PROSE_MAX = 0.1  # stop words per English word
 
 def _prose_density(text: str) -> tuple[float, int, float, int]:
     words = [w.lower() for w in _EN_WORD.findall(text)]
-    en = sum(1 for w in words if w in EN_STOP and w not in _FILLERS)
+    en = sum(map(_PROSE_EN.__contains__, words))
     cjk = len(_CJK_CHAR.findall(text))
     zh = len(_PROSE_ZH_RE.findall(text))
     return (zh / cjk if cjk else 0.0), zh, (en / len(words) if words else 0.0), en
@@ -142,18 +144,24 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
     ):
         return Lexical(matches, _missing(points, reason="the answer is about something else"), ["off_topic"])
 
-    credited, bare = bare_points(compiled, prepared, matches)
     # a list by its shape: every credit rests on a bare term. Judged against a rich topic only, as
     # off_topic is: to a one-sentence reference ("What are a stack's operations?") a list of names
     # can be the answer (Mohler Pearson 0.543 -> 0.532 when applied there too)
     listed = len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY and is_term_list(prepared.original)
     if listed:
         bare = {p.id for p in points if p.credit > 0}
-    if (listed and bare) or (
-        len(bare) >= STUFFING_MIN_POINTS
-        and len(bare) >= STUFFING_SHARE * credited
-        and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
-    ):
+        stuffing = bool(bare)
+    else:
+        # the bare terms are read only where they can be enough (a bare point is a credited one with
+        # matched sentences) in an answer almost without grammar words: the cheaper tests first
+        stuffing = (
+            sum(1 for m in matches if m.result.credit > 0 and m.hit_segments) >= STUFFING_MIN_POINTS
+            and grammar_share(prepared) < STUFFING_GRAMMAR_MAX
+        )
+        if stuffing:
+            credited, bare = bare_points(compiled, prepared, matches)
+            stuffing = len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited
+    if stuffing:
         points = [
             p.model_copy(
                 update={
