@@ -1,6 +1,9 @@
 """Start-up of `grader grade` in an offline mode, as a ratio to importing its three base libraries.
 
-    python eval/bench_startup.py [--runs 15]
+    python eval/bench_startup.py [--runs 15] [--json]
+
+`--json` times `grade ... --json` (its result serialised by pydantic) instead of the lines printed
+to a pipe.
 
 Baseline, measured in the same run: `python -c "import pydantic, rapidfuzz, typer"`.
 Target: the ratio is at most 1.5. Both are whole processes (interpreter start included), timed
@@ -40,9 +43,11 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--json", action="store_true", help="time 'grade ... --json'")
     args = ap.parse_args()
     script = Path(sys.executable).parent / "grader"
-    grader_cmd = [str(script) if script.exists() else shutil.which("grader"), "grade", "3", ANSWER, "--mode", "fuzzy"]
+    grader_cmd = [str(script) if script.exists() else shutil.which("grader"), "grade", "3", ANSWER, "--mode", "fuzzy",
+                  *(["--json"] if args.json else [])]
     base_cmd = [sys.executable, "-c", "import pydantic, rapidfuzz, typer"]
     timed(grader_cmd), timed(base_cmd)  # warm the file cache
     g, b = [], []
@@ -53,7 +58,7 @@ def main() -> None:
         mg, mb = statistics.median(x[i] for x in g), statistics.median(x[i] for x in b)
         ratios = [y[i] / x[i] for x, y in zip(b, g)]  # each run against the baseline run just before it
         print(f"{label}: baseline 'import pydantic, rapidfuzz, typer' {mb * 1000:.0f} ms, "
-              f"'grader grade 3 <answer> --mode fuzzy' {mg * 1000:.0f} ms, ratio min {min(ratios):.2f} "
+              f"'grader grade 3 <answer> --mode fuzzy{' --json' if args.json else ''}' {mg * 1000:.0f} ms, ratio min {min(ratios):.2f} "
               f"median {statistics.median(ratios):.2f} (target <= 1.5)")
     print(f"(medians over {args.runs} alternating runs)")
 

@@ -105,7 +105,7 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
     scale = question.scales.get(mode)
     if scale:  # the user's own scale (`grader calibrate`), after the rubric's calibration
         score, raw_score = round(10.0 * calibrate(agg.score / 10.0, tuple(scale)), 2), agg.score
-    return GradeResult(
+    return GradeResult.made(  # every value computed here: nothing to validate
         question_id=question.id,
         bank=bank_name,
         mode=mode,  # type: ignore[arg-type]
@@ -116,7 +116,7 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
         missing_points=agg.missing_points,
         flags=flags,
         feedback=feedback,
-        usage=outcome.usage if outcome is not None else Usage(),
+        usage=outcome.usage if outcome is not None else Usage.made(llm_calls=0, prompt_tokens=0, completion_tokens=0, cache_hits=0),
         rubric_version=compiled.version,
         coverage=agg.coverage,
         details=outcome.details if outcome is not None and verbose else None,

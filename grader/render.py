@@ -1,11 +1,24 @@
-"""Human-readable rendering of results and rubrics (rich). Only the CLI imports this."""
+"""Human-readable rendering of results and rubrics. Only the CLI imports this.
+
+A grade goes to a terminal through rich (colour); to a pipe or a file as plain lines, unwrapped,
+without importing rich (a third of the start-up of `grader grade` had been rich's)."""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.markup import escape
+import os
+import sys
+from typing import TYPE_CHECKING
 
-from .models import GradeResult, Question
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .models import GradeResult, Question
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 VERDICT_STYLE = {
     "covered": ("✔", "green"),
@@ -23,7 +36,20 @@ def _clip(text: str, n: int = 160) -> str:
 
 def console() -> Console:
     """The console the CLI prints to."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
+
+
+def wants_colour(stream=None) -> bool:
+    """Does `stream` (stdout) want rich's output: a terminal, or colour forced as rich reads it?"""
+    stream = stream or sys.stdout
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def raw_share(r: GradeResult) -> str:
@@ -35,34 +61,56 @@ def raw_share(r: GradeResult) -> str:
     return f" ({raw:.0%} of the key points' weight; full marks before all of it)" if r.coverage > raw + 0.005 else ""
 
 
-def print_result(con: Console, r: GradeResult) -> None:
+def print_result(con: Console | None, r: GradeResult) -> None:
     """Score, then each key point on its own line with its evidence under it, then what is missing.
-    Plain lines rather than a table: readable in a narrow terminal and cheap to render."""
+    Plain lines rather than a table: readable in a narrow terminal and cheap to render. With no
+    console (output to a pipe or a file), the same lines without colour, unwrapped."""
+    if con is None:
+        sys.stdout.write("\n".join(result_lines(r, styled=False)) + "\n")
+        sys.stdout.flush()
+    else:
+        con.print("\n".join(result_lines(r, styled=True)))
+
+
+def result_lines(r: GradeResult, styled: bool) -> list[str]:
+    """The lines of `print_result`: rich markup when `styled`, else plain text."""
+    if styled:
+        esc = escape
+
+        def st(style: str, text: str) -> str:
+            return f"[{style}]{text}[/]"
+    else:
+        esc = str
+
+        def st(style: str, text: str) -> str:
+            return text
+
     where = f"question {r.question_id} ({r.bank})" if r.question_id and r.bank else "ad-hoc reference"
     color = "green" if r.normalized >= 0.7 else "yellow" if r.normalized >= 0.4 else "red"
-    mode = f"[bold yellow]{r.mode} -> fuzzy fallback[/] (the judge was not used)" if "llm_fallback" in r.flags else r.mode
-    lines = [f"[bold {color}]Score {r.score:g} / {r.max_score:g}[/]  {where}, mode {mode}, coverage {r.coverage:.0%}{raw_share(r)}"]
+    mode = st("bold yellow", f"{r.mode} -> fuzzy fallback") + " (the judge was not used)" if "llm_fallback" in r.flags else r.mode
+    lines = [st(f"bold {color}", f"Score {r.score:g} / {r.max_score:g}")
+             + f"  {where}, mode {mode}, coverage {r.coverage:.0%}{raw_share(r)}"]
     if r.flags:
-        lines.append("Flags: " + ", ".join(f"[bold magenta]{f}[/]" for f in r.flags))
+        lines.append("Flags: " + ", ".join(st("bold magenta", f) for f in r.flags))
     lines.append("")
     for p in r.points:
         mark, style = VERDICT_STYLE[p.verdict]
-        lines.append(f"[{style}]{mark} {p.verdict:<12}[/] {p.credit:4.2f} x {p.weight:g}  {escape(p.text)}")
+        lines.append(st(style, f"{mark} {p.verdict:<12}") + f" {p.credit:4.2f} x {p.weight:g}  {esc(p.text)}")
         if p.evidence:
-            lines.append(f"      [dim]“{escape(_clip(p.evidence))}”[/]")
+            lines.append("      " + st("dim", f"“{esc(_clip(p.evidence))}”"))
         if p.reason:
-            lines.append(f"      [dim]({escape(p.reason)})[/]")
+            lines.append("      " + st("dim", f"({esc(p.reason)})"))
     if r.missing_points:
         lines.append("")
-        lines.append("[bold]Missing:[/]")
-        lines.extend(f"  [red]-[/] {escape(m)}" for m in r.missing_points)
+        lines.append(st("bold", "Missing:"))
+        lines.extend(f"  {st('red', '-')} {esc(m)}" for m in r.missing_points)
     if r.feedback:
         lines.append("")
-        lines.append(f"[bold]Feedback:[/] {escape(r.feedback)}")
+        lines.append(f"{st('bold', 'Feedback:')} {esc(r.feedback)}")
     u = r.usage
     if u.llm_calls or u.cache_hits:
-        lines.append(f"[dim]LLM calls {u.llm_calls}, tokens {u.prompt_tokens}+{u.completion_tokens}, cache hits {u.cache_hits}[/]")
-    con.print("\n".join(lines))
+        lines.append(st("dim", f"LLM calls {u.llm_calls}, tokens {u.prompt_tokens}+{u.completion_tokens}, cache hits {u.cache_hits}"))
+    return lines
 
 
 def print_rubric(con: Console, q: Question, bank: str) -> None:

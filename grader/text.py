@@ -70,6 +70,14 @@ _PUNCT_MAP = str.maketrans(
         "*": " ", "`": " ", "#": " ",
     }
 )
+# the same table applied by a regex: str.translate looks every character up (2 us a sentence),
+# the regex only the few it maps (0.7 us)
+_PUNCT = {chr(k): v for k, v in _PUNCT_MAP.items()}
+_PUNCT_RE = re.compile("[" + re.escape("".join(_PUNCT)) + "]")
+
+
+def _punct(m: re.Match) -> str:
+    return _PUNCT[m.group()]
 
 
 def _power(m: re.Match) -> str:
@@ -98,7 +106,7 @@ def normalize(text: str) -> str:
         s = _SUBSCRIPT.sub(r"\1\2", s)
     if "^" in s:
         s = _SUPERSCRIPT.sub(r"^\1", s)
-    s = s.translate(_PUNCT_MAP)
+    s = _PUNCT_RE.sub(_punct, s)  # s.translate(_PUNCT_MAP)
     s = _WS.sub(" ", s).strip()
     s = _CJK_SPACE.sub("", s)
     if "次方" in s:  # 2的n-1次方 -> 2^(n-1)
@@ -122,7 +130,9 @@ def cjk_ratio(text: str) -> float:
 # ---------------------------------------------------------------- segmentation
 
 # Sentence ends: Chinese and English terminators, semicolons, line breaks, bullets.
-_SENT_END = re.compile(r"(?:[。！？!?；;]+|(?<=[a-zA-Z0-9)\]])\.(?=\s)|\n+)")
+# (the full stop is matched before the lookbehind: a pattern that opens with a lookbehind is
+# tried at every position; the same matches, twice as fast)
+_SENT_END = re.compile(r"(?:[。！？!?；;]+|\.(?<=[a-zA-Z0-9)\]]\.)(?=\s)|\n+)")
 _CLAUSE_SEP = re.compile(r"[，,、：:（）()]|\s-\s")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、]|[（(]?\d{1,2}[)）]|[a-z][.)])\s+", re.IGNORECASE)
 
@@ -202,8 +212,9 @@ def english_stem(word: str) -> str:
     return word
 
 
-# 4,096 entries (~8 MB): eval/bench_grade.py measured no difference in fuzzy throughput from 65,536,
-# which took a batch worker from ~50 MB to ~170 MB as rows went by (each entry ~1.9 KB)
+# 4,096 entries of 1.9 KB on average (sentence and tokens; p95 4.4 KB): 7.7 MB at most. On the
+# labelled sets graded once each (9,775 calls) it answers 2,045 calls; 1,024 entries 1,900, 256
+# entries 1,616, 16,384 entries 2,046. 65,536 had taken a batch worker from ~50 MB to ~170 MB.
 @lru_cache(maxsize=4096)
 def tokens(norm: str) -> tuple[str, ...]:
     """Content tokens of normalised text: stemmed English words and Chinese character bigrams."""

@@ -13,6 +13,46 @@ from pathlib import Path
 
 import httpx
 
+
+_PROBES = frozenset({"_mock_name", "_pytestfixturefunction", "_fixture_function_marker", "pytestmark"})
+
+
+class imported_on_use:  # lower case: it stands for the imported name
+    """`from module import name`, done when the name is first called or looked into: FastAPI's
+    test client and the grader's app cost pytest's collection a second when imported at the top
+    of every API test module, used or not."""
+
+    __test__ = False  # pytest looks this up on "TestClient": not a test class, and no import for it
+    __slots__ = ("_where",)
+
+    @property
+    def __dict__(self):  # monkeypatch reads the target's __dict__ to restore it: the module's
+        return vars(self._target())
+
+    def __init__(self, module: str, name: str | None = None):
+        object.__setattr__(self, "_where", (module, name))  # name None: the module itself
+
+    def _target(self):
+        import importlib
+
+        module, name = self._where
+        found = importlib.import_module(module)
+        return found if name is None else getattr(found, name)
+
+    def __setattr__(self, attr: str, value) -> None:  # monkeypatch.setattr on a module stands for it
+        setattr(self._target(), attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        delattr(self._target(), attr)
+
+    def __call__(self, *args, **kwargs):
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") or attr in _PROBES:  # pytest's look at module globals is not a use
+            raise AttributeError(attr)
+        return getattr(self._target(), attr)
+
 BANK_YAML = """\
 name: api-test
 title: API test bank

@@ -94,3 +94,19 @@ def test_off_topic_is_not_judged_against_a_one_sentence_reference():
         question="What is the main advantage of a doubly-linked list over a basic linked list?",
     )
     assert "off_topic" not in r.flags
+
+
+def test_the_rubric_language_is_computed_once_per_rubric_text(monkeypatch):
+    import grader.answer as answer
+
+    calls = []
+    real = answer.language_of
+    monkeypatch.setattr(answer, "language_of", lambda text, normalized=False: calls.append(text) or real(text, normalized))
+    answer._texts_language.cache_clear()
+    q, _ = Grader(Settings(mode="fuzzy")).question("3")
+    for _ in range(5):
+        assert answer.rubric_language(q) == "zh"
+    assert len(calls) == 1  # not once per grade: it normalised the whole rubric every time
+    english = q.model_copy(update={"question": "Explain RoPE.", "rubric": q.rubric.model_copy(update={
+        "points": [p.model_copy(update={"text": "RoPE rotates queries and keys"}) for p in q.rubric.points]})})
+    assert answer.rubric_language(english) == "en" and len(calls) == 2  # another text, another answer

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from apiutil import GOOD_ANSWER, serve, write_bank
-from grader.api import ApiConfig, create_app
+from apiutil import GOOD_ANSWER, imported_on_use, serve, write_bank
 from grader.errors import UsageError
 from grader.settings import Settings
+
+TestClient = imported_on_use("fastapi.testclient", "TestClient")
+ApiConfig = imported_on_use("grader.api", "ApiConfig")
+create_app = imported_on_use("grader.api", "create_app")
 
 SECRET = "ZEBRA-CANARY-7731"  # planted in answers; must never come back in an error or a log
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from apiutil import free_port, grader_command, write_bank
-from grader.api import create_app
-from grader.api.config import ApiConfig
+from apiutil import free_port, grader_command, imported_on_use, write_bank
 from grader.settings import Settings
+
+TestClient = imported_on_use("fastapi.testclient", "TestClient")
+create_app = imported_on_use("grader.api", "create_app")
+ApiConfig = imported_on_use("grader.api.config", "ApiConfig")
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from apiutil import GOOD_ANSWER, write_bank
+from apiutil import GOOD_ANSWER, imported_on_use, write_bank
 from fake_llm_server import FakeLLM, Step, ok, request_ids, verdicts
-from grader.api import ApiConfig, create_app
 from grader.settings import Settings
+
+TestClient = imported_on_use("fastapi.testclient", "TestClient")
+ApiConfig = imported_on_use("grader.api", "ApiConfig")
+create_app = imported_on_use("grader.api", "create_app")
 
 
 @pytest.fixture

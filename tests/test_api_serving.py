@@ -5,6 +5,7 @@ question; httptools and h11 carrying the same connection limits."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import socket
 import threading
@@ -12,15 +13,19 @@ import time
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-import grader.api.app as api_app
-from apiutil import GOOD_ANSWER, write_bank
-from grader.api import create_app, explain, limits
-from grader.api.config import ApiConfig
+from apiutil import GOOD_ANSWER, imported_on_use, write_bank
 from grader.banks import get_question, load_bank
 from grader.pipeline import Grader
 from grader.settings import Settings
+
+# imported by the tests that use them: FastAPI and the app are a second of pytest's collection
+TestClient = imported_on_use("fastapi.testclient", "TestClient")
+api_app = imported_on_use("grader.api.app")
+create_app = imported_on_use("grader.api", "create_app")
+explain = imported_on_use("grader.api.explain")
+limits = imported_on_use("grader.api.limits")
+ApiConfig = imported_on_use("grader.api.config", "ApiConfig")
 
 MQA = "MQA 让所有头共享同一组 K 和 V，推理时 KV cache 更小，显存占用下降；GQA 是分组共享，介于 MHA 和 MQA 之间。"
 
@@ -178,7 +183,7 @@ def running(http: str, timeout: float = 1.0, cap: int = 20):
         limits._Guard.request_timeout, limits._Guard.max_connections = old
 
 
-PROTOCOLS = ["h11", pytest.param("httptools", marks=pytest.mark.skipif(limits.HttpToolsProtocol is None,
+PROTOCOLS = ["h11", pytest.param("httptools", marks=pytest.mark.skipif(importlib.util.find_spec("httptools") is None,
                                                                         reason="httptools not installed"))]
 
 

@@ -125,3 +125,17 @@ def test_only_the_client_imports_openai():
 def test_module_size(name):
     n = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert n <= MAX_LINES, f"{MODULES[name].relative_to(PKG.parent)} has {n} lines (limit {MAX_LINES}): split it"
+
+
+def test_collecting_the_tests_imports_no_heavy_library():
+    """pytest's collection imports every test module: a library only some tests use is imported by
+    those tests (Ray, Playwright, FastAPI's test client and app, openai: ~3 s of collection)."""
+    import subprocess
+    import sys
+
+    heavy = ("ray", "playwright.sync_api", "fastapi", "starlette.testclient", "grader.api.app", "openai")
+    code = ("import sys, pytest; pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', sys.argv[1]]); "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    tests = Path(__file__).resolve().parent
+    r = subprocess.run([sys.executable, "-c", code, str(tests)], capture_output=True, text=True, cwd=tests.parent)
+    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout[-2000:] + r.stderr[-2000:]

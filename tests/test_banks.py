@@ -96,3 +96,18 @@ def test_duplicate_point_ids_are_an_error(tmp_path):
 
 def test_bank_by_path(tiny_bank):
     assert load_bank(str(tiny_bank)).name == "tiny"
+
+
+def test_a_question_is_looked_up_once_until_its_bank_changes(tiny_bank, monkeypatch):
+    import grader.banks as banks
+
+    lookups = []
+    real = banks._load_file
+    monkeypatch.setattr(banks, "_load_file", lambda path, mtime, model: lookups.append(Path(path).name) or real(path, mtime, model))
+    first = [banks.load_question(tiny_bank, "1")[0] for _ in range(3)]
+    assert first[0] is first[2] and lookups == ["bank.yaml", "q1.yaml"]  # not once per grade
+    q1 = tiny_bank / "q1.yaml"
+    q1.write_text(q1.read_text(encoding="utf-8").replace("MQA 减少了", "MQA 显著减少了"), encoding="utf-8")
+    banks.forget(tiny_bank)
+    edited, _ = banks.load_question(tiny_bank, "1")
+    assert lookups[-1] == "q1.yaml" and any(p.text.startswith("MQA 显著减少了") for p in edited.rubric.points)

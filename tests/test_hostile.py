@@ -13,14 +13,17 @@ import time
 import tracemalloc
 
 import pytest
-from fastapi.testclient import TestClient
 
-from grader.api import create_app
-from grader.api.config import ApiConfig
 from grader.pipeline import Grader
 from grader.settings import Settings
 from hostile import NAMED, NORMAL, random_answers
 from test_runs_batch_faults import grader_exe
+
+from apiutil import imported_on_use
+
+TestClient = imported_on_use("fastapi.testclient", "TestClient")
+create_app = imported_on_use("grader.api", "create_app")
+ApiConfig = imported_on_use("grader.api.config", "ApiConfig")
 
 SEED = 19
 CPU_CEILING = 60  # x a normal answer's CPU time (the budget stops a grade near 20-30x)

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from fake_llm_server import FakeLLM, Step, format_type, ok, reply_json, request_answer, request_ids, verdicts
-from grader.llm import client as judge_client
 from grader.aggregate import calibrate
 from grader.errors import JudgeError
 from grader.answer import prepare
@@ -466,6 +465,8 @@ def test_async_path_shares_one_client(llm, tmp_path, bank):
     settings = make_settings(llm, tmp_path)
     question = Grader(settings, bank=str(bank)).question("1")[0]
     answers = [f"The KV cache number {i} stores keys and values." for i in range(16)]
+
+    from grader.llm import client as judge_client  # openai: imported by the tests that use it
 
     async def run():
         client = judge_client.JudgeClient(settings)

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from fake_batch_server import FakeBatchAPI
 from fake_llm_server import FakeLLM, ok, plausible_reply, request_ids
-from grader.llm import client as judge_client
 from grader.runs.batch import IdSet, done_ids, run_batch
 from grader.cli import app
 from grader.pipeline import Grader
@@ -178,6 +177,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 @pytest.fixture
 def fast_retries(monkeypatch):
+    from grader.llm import client as judge_client  # openai: imported by the tests that use it
+
     monkeypatch.setattr(judge_client, "DEFAULT_POLICY", judge_client.RetryPolicy(0.01, 0.05, 5.0))
 
 

@@ -101,3 +101,32 @@ def test_cjk_ratio_by_runs_counts_what_single_characters_count():
         text = "".join(rnd.choice("ab1 注意力\uf900é_-") for _ in range(rnd.randint(0, 12)))
         letters = len(letter.findall(text))
         assert cjk_ratio(text) == (len(CJK_RE.findall(text)) / letters if letters else 0.0)
+
+
+# sentence ends as first written: the lookbehind opens the second alternative
+SENT_END_SPEC = re.compile(r"(?:[。！？!?；;]+|(?<=[a-zA-Z0-9)\]])\.(?=\s)|\n+)")
+
+
+def test_sentence_ends_found_from_the_full_stop_are_the_same_rule():
+    from grader.text import _SENT_END
+
+    rnd = random.Random(5)
+    alphabet = "ab1).]。！？!?；;\n .x注"
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 30))) for _ in range(20000)]
+    texts += ["e.g. the end. Next", "v1.2 is out.\nThen", "(a). [b]. c."]
+    assert any(SENT_END_SPEC.search(t) for t in texts)
+    for t in texts:
+        assert [m.span() for m in _SENT_END.finditer(t)] == [m.span() for m in SENT_END_SPEC.finditer(t)], t
+    # the point of the fast form: no alternative opens with a lookbehind, tried at every position
+    assert not any(alt.startswith("(?<=") for alt in _SENT_END.pattern.removeprefix("(?:").split("|"))
+
+
+def test_punctuation_by_regex_is_the_translation_table():
+    from grader.text import _PUNCT_MAP, _PUNCT_RE, _punct
+
+    rnd = random.Random(9)
+    mapped = "".join(map(chr, _PUNCT_MAP))
+    alphabet = mapped + "ab 1,.注意（）"
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 20))) for _ in range(20000)]
+    for t in texts:
+        assert _PUNCT_RE.sub(_punct, t) == t.translate(_PUNCT_MAP), t

@@ -16,13 +16,12 @@ from apiutil import GOOD_ANSWER, serve, write_bank
 
 from browser import launch, need_chromium
 
-sync_api = need_chromium()
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser():
+    sync_api = need_chromium()  # here, not at import: Playwright's import is a second of collection
     with sync_api.sync_playwright() as p:
         b = launch(p)
         yield b

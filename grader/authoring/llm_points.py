@@ -28,7 +28,6 @@ from ..llm.cache import cache_key, open_cache
 from ..errors import JudgeError
 from ..errors import FormatRejected
 from ..llm.chat import ChatRequest
-from ..llm.client import shared_client
 from ..llm.reply import extract_json, strict_schema
 from ..models import KeyPoint
 from ..llm.prompts import load_template, version
@@ -161,6 +160,8 @@ def _parse(text: str) -> ProposedRubric:
 
 def propose_points(question: str, reference: str, settings: Settings, max_points: int = 12) -> LLMOutcome:
     """Ask the model for key points of `reference`; keep the grounded ones. Raises JudgeError."""
+    from ..llm.client import shared_client  # openai, only when a model is asked
+
     client = shared_client(settings)
     system = load_template("rubric_build_system").render()
     user = load_template("rubric_build_user").render(

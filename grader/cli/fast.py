@@ -118,7 +118,7 @@ def run(argv: list[str]) -> int | None:
         sys.stdout.write(result.model_dump_json(indent=2, exclude_none=False) + "\n")
         sys.stdout.flush()
     else:
-        from ..render import console, print_result
+        from ..render import console, print_result, wants_colour
 
-        print_result(console(), result)
+        print_result(console() if wants_colour() else None, result)
     return 0

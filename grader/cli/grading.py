@@ -102,9 +102,9 @@ def grade(
     if as_json:
         typer.echo(result.model_dump_json(indent=2, exclude_none=False))
     else:
-        from ..render import print_result
+        from ..render import print_result, wants_colour
 
-        print_result(_console(), result)
+        print_result(_console() if wants_colour() else None, result)
 
 
 def _err_warn(msg: str) -> None:

@@ -268,20 +268,9 @@ def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[in
 
 
 def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> PointResult:
-    # built from the matcher's own values: no need to validate them again (what model_construct
-    # does with every field given, without its per-field loop)
-    out = _new_result(PointResult)
-    _set(out, "__dict__", {"id": point.id, "text": point.text, "weight": point.weight, "verdict": verdict,
-                           "credit": credit, "evidence": evidence, "method": method, "reason": reason})
-    _set(out, "__pydantic_fields_set__", set(_RESULT_FIELDS))
-    _set(out, "__pydantic_extra__", None)
-    _set(out, "__pydantic_private__", None)
-    return out
-
-
-_new_result = object.__new__
-_set = object.__setattr__
-_RESULT_FIELDS = ("id", "text", "weight", "verdict", "credit", "evidence", "method", "reason")
+    # built from the matcher's own values: no need to validate them again
+    return PointResult.made(id=point.id, text=point.text, weight=point.weight, verdict=verdict, credit=credit,
+                            evidence=evidence, method=method, reason=reason)
 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
