@@ -59,7 +59,9 @@ def _begin(question: Question, answer: str, mode: str, settings: Settings):
 
 
 FIRST_GRADE_BUDGET = 10
-_graded: set[int] = set()  # compiled rubrics (by id) already graded against in this process
+# compiled rubrics already graded against in this process, by id; each held here, so that its id
+# cannot be reused by a new rubric (which would then miss its first grade's larger budget)
+_graded: dict[int, object] = {}
 
 
 def _over_budget(question: Question, compiled, mode: str, bank_name: str | None, settings: Settings) -> GradeResult:
@@ -163,9 +165,9 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
         except OverBudget:
             return _over_budget(question, compiled, mode, bank_name, settings)
         if first:
-            if len(_graded) > 4096:
+            if len(_graded) > 256:  # held alive: bounded (a cleared entry only gets the larger budget again)
                 _graded.clear()
-            _graded.add(id(compiled))
+            _graded[id(compiled)] = compiled
     else:
         prepared = prepare(answer)
         empty = is_empty(prepared)

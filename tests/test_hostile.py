@@ -27,7 +27,8 @@ ApiConfig = imported_on_use("grader.api.config", "ApiConfig")
 
 SEED = 19
 CPU_CEILING = 60  # x a normal answer's CPU time (the budget stops a grade near 20-30x)
-CPU_FLOOR_S = 0.4  # ... or this, whichever is larger (a normal answer can take 2 ms)
+CPU_FLOOR_S = 1.0  # ... or this, whichever is larger (a normal answer can take 2 ms; a busy 2-core
+# machine was seen charging 0.45-0.65 s to an answer the budget stops at 0.05 s when idle)
 MEMORY_CEILING = 400  # x a normal answer's peak allocation (a 20,000-character answer is 40x the text)
 
 

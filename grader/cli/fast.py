@@ -23,7 +23,7 @@ from pathlib import Path
 OFFLINE = ("keyword", "fuzzy")
 _VALUED = {"--mode": "mode", "-m": "mode", "--bank": "bank", "-b": "bank"}
 # the code a compiled rubric depends on: a change to any of these invalidates every entry
-_SOURCES = ("text.py", "models.py", "banks.py", "matchers/compiled.py", "__init__.py")
+_SOURCES = ("text.py", "models.py", "banks.py", "__init__.py")  # and every module of matchers/ (what is pickled)
 
 
 def parse(argv: list[str]) -> dict | None:
@@ -54,8 +54,8 @@ def parse(argv: list[str]) -> dict | None:
 def _code_key() -> str:
     pkg = Path(__file__).resolve().parent.parent
     h = hashlib.sha256(f"{sys.version_info[:2]}|{pickle.HIGHEST_PROTOCOL}".encode())
-    for name in _SOURCES:
-        h.update((pkg / name).read_bytes())
+    for path in [pkg / name for name in _SOURCES] + sorted((pkg / "matchers").glob("*.py")):
+        h.update(path.read_bytes())
     return h.hexdigest()[:20]
 
 
