@@ -191,9 +191,10 @@ class CompiledRubric:
     subjects: tuple[tuple[int, ...], ...] = ()
     _automaton: object = None  # every alias piece of the rubric, found in one pass (built on first use)
     _reach: object = None  # what an answer's indexes need to hold for this rubric (`Reach`, built on first use)
+    _claims: object = None  # the pieces of the points' wrong claims (`misconceptions._automaton`, on first use)
 
     def __getstate__(self):  # pickled without what is built on first use
-        return {f: (None if f in ("_automaton", "_reach") else getattr(self, f)) for f in self.__slots__}
+        return {f: (None if f in ("_automaton", "_reach", "_claims") else getattr(self, f)) for f in self.__slots__}
 
     @property
     def reach(self) -> "Reach":

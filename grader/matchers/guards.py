@@ -20,6 +20,7 @@ from ..text import EN_STOP, LazyPattern, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
 from .misconceptions import misconceived
+from .view import AnswerView
 
 # keyword stuffing: most credited points rest on bare listed terms
 STUFFING_MIN_POINTS = 2
@@ -131,7 +132,8 @@ def _missing(points: list[PointResult], reason: str | None = None) -> list[Point
 
 def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> Lexical:
     """The offline matchers plus the guards that read what they found."""
-    matches = misconceived(compiled, prepared, match_points(compiled, prepared, fuzzy=fuzzy))
+    view = AnswerView(prepared, compiled.reach)  # read once, by the points and by their wrong claims
+    matches = misconceived(compiled, view, match_points(compiled, prepared, fuzzy=fuzzy, view=view))
     points = [m.result for m in matches]
 
     total_weight = sum(p.weight for p in points) or 1.0

@@ -28,7 +28,7 @@ from ..answer import PreparedAnswer
 from ..models import PointResult
 from ..text import VERDICT_FALSE, VERDICT_TRUE, clauses, content_length
 from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches
-from .view import _HEADING_END, SEP, AnswerView  # noqa: F401 - _HEADING_END: what misconceptions reads of a window
+from .view import SEP, AnswerView
 
 NONE, OPPOSITE, SAME = 0, 1, 2
 FUZZY_CUTOFF = 85.0
@@ -273,8 +273,9 @@ def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> 
                             evidence=evidence, method=method, reason=reason)
 
 
-def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> list[LexicalMatch]:
-    view = AnswerView(prepared, compiled.reach)
+def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool, view: AnswerView | None = None) -> list[LexicalMatch]:
+    if view is None:
+        view = AnswerView(prepared, compiled.reach)
     found = compiled.exact_spans(view.joined)
     # sentences naming each compared subject: a claim about MHA is not made by a sentence about MQA
     named = [

@@ -23,7 +23,8 @@ from ..answer import PreparedAnswer
 from ..models import CLAIMS
 from .aliases import AliasProbe
 from .compiled import CompiledMisconception, CompiledRubric
-from .lexical import _HEADING_END, SEP, AnswerView, LexicalMatch, _evidence, _result
+from .lexical import LexicalMatch, _evidence, _result
+from .view import _HEADING_END, AnswerView
 
 # "apart": a covered point stands when the wrong claim is stated in other sentences than those that
 # cover it; "always": a covered point stands; "never": the wrong claim contradicts it anyway
@@ -53,15 +54,11 @@ def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple
     return None
 
 
-_AUTOMATA: dict[int, tuple[CompiledRubric, object]] = {}  # compiled rubric (by id) -> it, its automaton
-
-
 def _automaton(compiled: CompiledRubric):
     """Every literal piece of the rubric's wrong claims' aliases -> (alias probe, the (point, claim,
-    group)s it is in) for each alias holding that piece."""
-    hit = _AUTOMATA.get(id(compiled))
-    if hit is not None and hit[0] is compiled:
-        return hit[1]
+    group)s it is in) for each alias holding that piece; built on first use, kept on the rubric."""
+    if compiled._claims is not None:
+        return compiled._claims
     import ahocorasick
 
     index: dict[str, dict[str, tuple[AliasProbe, set[tuple[int, int, int]]]]] = {}
@@ -74,9 +71,7 @@ def _automaton(compiled: CompiledRubric):
     for piece, entries in index.items():
         automaton.add_word(piece, (piece, tuple((probe, tuple(keys)) for probe, keys in entries.values())))
     automaton.make_automaton()
-    if len(_AUTOMATA) >= 1024:
-        _AUTOMATA.pop(next(iter(_AUTOMATA)))
-    _AUTOMATA[id(compiled)] = (compiled, automaton)
+    compiled._claims = automaton
     return automaton
 
 
@@ -117,14 +112,15 @@ def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int],
     return out
 
 
-def misconceived(compiled: CompiledRubric, prepared: PreparedAnswer, matches: list[LexicalMatch]) -> list[LexicalMatch]:
-    """The lexical matches with each point whose known wrong claim the answer states contradicted."""
+def misconceived(compiled: CompiledRubric, view: AnswerView, matches: list[LexicalMatch]) -> list[LexicalMatch]:
+    """The lexical matches with each point whose known wrong claim the answer states contradicted
+    (`view`: the answer as `match_points` read it)."""
     if not any(p.misconceptions for p in compiled.points):
         return matches
-    occurring = _occurrences(compiled, SEP.join(seg.norm for seg in prepared.segments))
+    occurring = _occurrences(compiled, view.joined)
     if not occurring:
         return matches
-    view = AnswerView(prepared)
+    prepared = view.prepared
     out = []
     for pi, (point, m) in enumerate(zip(compiled.points, matches)):
         covered = m.result.verdict == "covered"
