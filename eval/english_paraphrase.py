@@ -76,22 +76,6 @@ def now():
 TERMS_EN = HERE.parent / "grader" / "authoring" / "terms_en.txt"
 
 
-@contextmanager
-def en_groups():
-    """Ad-hoc keyword groups widened by terms_en.txt too (general English words in other words)."""
-    from grader.authoring import terms
-
-    fn = terms.term_table.__wrapped__
-    saved = fn.__defaults__
-    fn.__defaults__ = (tuple(terms.TERMS_FILES) + (TERMS_EN,),)
-    terms.term_table.cache_clear()
-    try:
-        yield
-    finally:
-        fn.__defaults__ = saved
-        terms.term_table.cache_clear()
-
-
 def _synonym_stems() -> dict[str, str]:
     """Stem of each one-word entry of terms_en.txt -> the stem of its line's first one-word entry."""
     from grader.text import english_stem, normalize
@@ -127,12 +111,6 @@ def en_tokens():
         yield
     finally:
         compiled.tokens = view.tokens = orig
-
-
-@contextmanager
-def en_both():
-    with en_groups(), en_tokens():
-        yield
 
 
 @contextmanager
@@ -261,26 +239,81 @@ def question_words_last():
         yield
 
 
+def english_bases(word: str) -> list[str]:
+    """Base forms an inflected English word may come from: "copies" -> copy, "stored" -> store."""
+    if not (word.isascii() and word.isalpha()) or len(word) < 4:
+        return []
+    out: list[str] = []
+    if word.endswith(("ies", "ied")):
+        out.append(word[:-3] + "y")
+    if word.endswith("s") and not word.endswith("ss"):
+        out += [word[:-1], word[:-2]] if word.endswith("es") else [word[:-1]]
+    for end in ("ed", "ing"):
+        if word.endswith(end):
+            stem = word[: -len(end)]
+            out += [stem + "e", stem] if end == "ing" else [word[:-1], stem]
+            if len(stem) >= 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+                out.append(stem[:-1])  # "stopped" -> stop
+    return [b for b in dict.fromkeys(out) if len(b) >= 3]
+
+
+@contextmanager
+def inflected_lookup():
+    """A keyword not in the term table as written is looked up by its base forms too ("displays",
+    "allocated" -> the forms of display, allocate), the keyword itself kept first."""
+    from grader.authoring.terms import TermTable
+
+    saved = TermTable.forms
+
+    def forms(self, word):
+        found = saved(self, word)
+        if found is not None or not word.isascii():
+            return found
+        for base in english_bases(word):
+            found = saved(self, base)
+            if found is not None:
+                return (word, *(f for f in found if f != word))
+        return None
+
+    TermTable.forms = forms
+    try:
+        yield
+    finally:
+        TermTable.forms = saved
+
+
+@contextmanager
+def without_en():
+    """The term table without terms_en.txt (before it)."""
+    from grader.authoring import terms
+
+    fn = terms.term_table.__wrapped__
+    saved = fn.__defaults__
+    fn.__defaults__ = (tuple(f for f in terms.TERMS_FILES if f.name != "terms_en.txt"),)
+    terms.term_table.cache_clear()
+    try:
+        yield
+    finally:
+        fn.__defaults__ = saved
+        terms.term_table.cache_clear()
+
+
 def _claim_chars(n):
     return lambda: patched(claims, CLAIM_CHARS=n)
 
 
-VARIANTS = {"now": now, "en groups": en_groups, "en tokens": en_tokens, "en groups+tokens": en_both}
+VARIANTS = {"now": now, "en tokens": en_tokens}
 for _n in (4, 5, 6):
     VARIANTS[f"groups {_n}"] = _groups(_n)
-    VARIANTS[f"en groups, groups {_n}"] = _with(en_groups, _groups(_n))
 for _x in (0.1, 0.15):
     VARIANTS[f"partial from {_x}"] = _partial(_x)
-    VARIANTS[f"en groups, partial from {_x}"] = _with(en_groups, _partial(_x))
+VARIANTS["inflected lookup"] = inflected_lookup
+VARIANTS["without terms_en"] = without_en
 VARIANTS["function words"] = function_words
-VARIANTS["en groups, function words"] = _with(en_groups, function_words)
 VARIANTS["question words last"] = question_words_last
-VARIANTS["en groups, question words last"] = _with(en_groups, question_words_last)
 VARIANTS["snowball tokens"] = snowball_tokens
-VARIANTS["en groups, snowball tokens"] = _with(en_groups, snowball_tokens)
 for _n in (40, 60, 80):
     VARIANTS[f"claim chars {_n}"] = _claim_chars(_n)
-    VARIANTS[f"en groups, claim chars {_n}"] = _with(en_groups, _claim_chars(_n))
 for _lo, _hi in ((0.25, 0.8), (0.3, 0.7)):
     VARIANTS[f"paraphrase {_lo}-{_hi}"] = _para(_lo, _hi)
 
