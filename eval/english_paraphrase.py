@@ -4,6 +4,7 @@
     python eval/english_paraphrase.py                 # every variant below against the grader as it is
     python eval/english_paraphrase.py --variants now  # one or more by name
     python eval/english_paraphrase.py --study         # Mohler half 0: where fuzzy and the teachers disagree
+    python eval/english_paraphrase.py --cost          # what terms_en.txt costs (CPU time, interleaved rounds)
 
 Half 0 holds the questions at even positions of each set's sorted question ids, half 1 the others
 (as eval/adhoc_curves.py and eval/embedding_signal.py split them). Every setting is chosen on half 0
@@ -152,34 +153,59 @@ def _para(low, high):
     return lambda: patched(lexical, PARA_LOW=low, PARA_HIGH=high)
 
 
-@contextmanager
-def snowball_tokens():
-    """The paraphrase share with Snowball (Porter 2) stems of English words (pip install snowballstemmer)."""
-    import re
+def _stemmer(name: str):
+    """word -> its stem by another English morphology: Snowball (Porter 2), or the lemma (simplemma,
+    lemminflect; each ships its data in the wheel) then the grader's stem of it."""
+    from grader.text import english_stem
 
-    import snowballstemmer
+    if name == "snowball":
+        import snowballstemmer
 
-    from grader import text
-    from grader.matchers import compiled, view
+        return snowballstemmer.stemmer("english").stemWord
+    if name == "simplemma":
+        import simplemma
 
-    stem = snowballstemmer.stemmer("english").stemWord
-    orig = text.tokens
-    en = re.compile(r"[a-z][a-z0-9+#^'-]*")
-    cache: dict[str, tuple[str, ...]] = {}
+        return lambda w: english_stem(simplemma.lemmatize(w, lang="en"))
+    import lemminflect
 
-    def tokens(norm: str) -> tuple[str, ...]:
-        got = cache.get(norm)
-        if got is None:
-            words = [w.strip("'-") for w in en.findall(norm)]
-            stems = {text.english_stem(w): stem(w) for w in words if w}
-            got = cache[norm] = tuple(stems.get(t, t) for t in orig(norm))
-        return got
+    def lemma(w: str) -> str:
+        for upos in ("VERB", "NOUN", "ADJ"):
+            got = lemminflect.getLemma(w, upos=upos, lemmatize_oov=False)
+            if got and got[0] != w:
+                return english_stem(got[0])
+        return english_stem(w)
 
-    compiled.tokens = view.tokens = tokens
-    try:
-        yield
-    finally:
-        compiled.tokens = view.tokens = orig
+    return lemma
+
+
+def _stem_tokens(name: str):
+    @contextmanager
+    def variant():
+        """The paraphrase share with English words stemmed by `name`."""
+        import re
+
+        from grader import text
+        from grader.matchers import compiled, view
+
+        stem = _stemmer(name)
+        orig = text.tokens
+        en = re.compile(r"[a-z][a-z0-9+#^'-]*")
+        cache: dict[str, tuple[str, ...]] = {}
+
+        def tokens(norm: str) -> tuple[str, ...]:
+            got = cache.get(norm)
+            if got is None:
+                words = [w.strip("'-") for w in en.findall(norm)]
+                stems = {text.english_stem(w): stem(w) for w in words if w}
+                got = cache[norm] = tuple(stems.get(t, t) for t in orig(norm))
+            return got
+
+        compiled.tokens = view.tokens = tokens
+        try:
+            yield
+        finally:
+            compiled.tokens = view.tokens = orig
+    return variant
 
 
 # English function words the grader's EN_STOP lacks (prepositions, pronouns, auxiliaries, conjunctions,
@@ -298,6 +324,120 @@ def without_en():
         terms.term_table.cache_clear()
 
 
+@contextmanager
+def paraphrase_without_question():
+    """The paraphrase share of a claim built on the fly counts only its words that the question
+    does not say (an answer on topic repeats those, right or wrong)."""
+    from grader.matchers import compiled
+    from grader.text import normalize
+
+    saved = compiled._compile
+
+    def _compile(rubric, context):
+        out = saved(rubric, context)
+        if (rubric.notes or "").endswith("claim by claim"):
+            q = frozenset(compiled.tokens(normalize(context.split("\n", 1)[0])))
+            for p in out.points:
+                p.tokens = (p.tokens - q) or p.tokens
+        return out
+
+    with patched(compiled, _compile=_compile):
+        yield
+
+
+@contextmanager
+def paraphrase_whole_answer():
+    """The paraphrase share read over the whole answer, not a window of one or two sentences."""
+    from grader.matchers import lexical
+
+    saved = lexical._paraphrase
+
+    def _paraphrase(point, view):
+        credit, idx = saved(point, view)
+        claim = sum(map(view.token_bits.get, point.tokens, lexical.repeat(0)))
+        whole = 0
+        for m in view._seg_masks:
+            whole |= m
+        recall = (claim & whole).bit_count() / len(point.tokens) if point.tokens else 0.0
+        c = max(0.0, min(1.0, (recall - lexical.PARA_LOW) / (lexical.PARA_HIGH - lexical.PARA_LOW)))
+        if c > credit + 1e-9:
+            return c, tuple(range(len(view._seg_masks)))
+        return credit, idx
+
+    with patched(lexical, _paraphrase=_paraphrase):
+        yield
+
+
+def _multiword(drop_parts: bool):
+    @contextmanager
+    def variant():
+        """A claim's English terms of several words that the term table knows ("member function",
+        "linked list") are keywords of their own, ahead of single words (`drop_parts`: in place of
+        the words they are made of)."""
+        import re
+
+        from grader.authoring import build
+        from grader.authoring.terms import term_table
+        from grader.text import normalize
+
+        saved = build.claim_keywords
+
+        def claim_keywords(claim):
+            words = saved(claim)
+            norm = normalize(claim)
+            found = [t for t in term_table().found_in(norm) if t.isascii() and re.search(r"[a-z]", t) and (" " in t or "-" in t)]
+            if not found:
+                return words
+            parts = {w for t in found for w in re.split(r"[\s-]+", t)}
+            rest = [w for w in words if not (drop_parts and w in parts)]
+            return sorted(found, key=len, reverse=True) + rest
+
+        with patched(build, claim_keywords=claim_keywords):
+            yield
+    return variant
+
+
+@contextmanager
+def typo_tokens():
+    """The paraphrase share reads a misspelled English word of the answer ("consructor", "complier")
+    as the rubric's word it is a typo of: same first letter, rapidfuzz ratio >= 85, 5 letters or more
+    (the rule the keyword matcher applies to aliases)."""
+    from rapidfuzz import fuzz, process
+
+    from grader import text
+    from grader.matchers import compiled, view
+
+    orig = text.tokens
+    known: set[str] = set()
+    by_letter: dict[str, list[str]] = {}
+    memo: dict[str, str] = {}
+
+    def rubric_tokens(norm: str) -> tuple[str, ...]:
+        got = orig(norm)
+        for t in got:
+            if t.isascii() and t.isalpha() and t not in known:
+                known.add(t)
+                by_letter.setdefault(t[0], []).append(t)
+                memo.clear()
+        return got
+
+    def fix(t: str) -> str:
+        if t in known or len(t) < 5 or not (t.isascii() and t.isalpha()):
+            return t
+        got = memo.get(t)
+        if got is None:
+            near = [k for k in by_letter.get(t[0], ()) if abs(len(k) - len(t)) <= 2 and len(k) >= 5]
+            best = process.extractOne(t, near, scorer=fuzz.ratio, score_cutoff=85) if near else None
+            got = memo[t] = best[0] if best else t
+        return got
+
+    def answer_tokens(norm: str) -> tuple[str, ...]:
+        return tuple(fix(t) for t in orig(norm))
+
+    with patched(compiled, tokens=rubric_tokens), patched(view, tokens=answer_tokens):
+        yield
+
+
 def _claim_chars(n):
     return lambda: patched(claims, CLAIM_CHARS=n)
 
@@ -309,9 +449,15 @@ for _x in (0.1, 0.15):
     VARIANTS[f"partial from {_x}"] = _partial(_x)
 VARIANTS["inflected lookup"] = inflected_lookup
 VARIANTS["without terms_en"] = without_en
+VARIANTS["paraphrase without question words"] = paraphrase_without_question
+VARIANTS["paraphrase over the whole answer"] = paraphrase_whole_answer
+VARIANTS["multi-word terms"] = _multiword(True)
+VARIANTS["multi-word terms and their words"] = _multiword(False)
+VARIANTS["typo-tolerant tokens"] = typo_tokens
 VARIANTS["function words"] = function_words
 VARIANTS["question words last"] = question_words_last
-VARIANTS["snowball tokens"] = snowball_tokens
+for _name in ("snowball", "simplemma", "lemminflect"):
+    VARIANTS[f"{_name} tokens"] = _stem_tokens(_name)
 for _n in (40, 60, 80):
     VARIANTS[f"claim chars {_n}"] = _claim_chars(_n)
 for _lo, _hi in ((0.25, 0.8), (0.3, 0.7)):
@@ -349,13 +495,55 @@ def study(limit: int) -> None:
               f"  R: {r['reference_answer']}\n  A: {r['answer']}")
 
 
+def cost(rounds: int) -> None:
+    """CPU time of the term table's load and of grading Mohler's answers against references built on
+    the fly (every rubric built anew each pass), with terms_en.txt against without it, interleaved;
+    ratios per round, min and median."""
+    import statistics
+    import time
+
+    from grader.authoring import terms
+    from grader.runs.rows import grade_row
+
+    rows = [LabeledRow.model_validate(r) for r in load("mohler")]
+    grader = Grader(Settings(mode="fuzzy"))
+
+    def timed(ctx) -> tuple[float, float]:
+        with ctx():
+            _clear_caches()
+            terms.term_table.cache_clear()
+            t = time.process_time()
+            terms.term_table()
+            load_s = time.process_time() - t
+            t = time.process_time()
+            for r in rows:
+                grade_row(grader, r, "fuzzy")
+            grade_s = time.process_time() - t
+        _clear_caches()
+        return load_s, grade_s
+
+    loads, grades = [], []
+    for _ in range(rounds):
+        (lb, gb), (la, ga) = timed(without_en), timed(now)
+        loads.append((la, lb))
+        grades.append((ga, gb))
+    for label, pairs, unit, scale in (("term table load", loads, "ms", 1e3), ("grade, per answer", grades, "ms", 1e3 / len(rows))):
+        ratios = [a / b for a, b in pairs]
+        print(f"{label}: with terms_en {statistics.median(a for a, _ in pairs) * scale:.2f} {unit}, without "
+              f"{statistics.median(b for _, b in pairs) * scale:.2f} {unit} (medians); ratio min {min(ratios):.3f}, "
+              f"median {statistics.median(ratios):.3f} over {rounds} rounds")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--cost", type=int, nargs="?", const=7, default=None, metavar="ROUNDS")
     ap.add_argument("--study", type=int, nargs="?", const=40, default=None, metavar="N")
     args = ap.parse_args()
-    if args.study is not None:
+    if args.cost is not None:
+        cost(args.cost)
+    elif args.study is not None:
         study(args.study)
     else:
         run(args.variants, args.sets)
