@@ -4,6 +4,7 @@
     python eval/english_paraphrase.py                 # every variant below against the grader as it is
     python eval/english_paraphrase.py --variants now  # one or more by name
     python eval/english_paraphrase.py --study         # Mohler half 0: where fuzzy and the teachers disagree
+    python eval/english_paraphrase.py --bootstrap "without terms_en"  # how sure a difference is
     python eval/english_paraphrase.py --cost          # what terms_en.txt costs (CPU time, interleaved rounds)
 
 Half 0 holds the questions at even positions of each set's sorted question ids, half 1 the others
@@ -495,6 +496,41 @@ def study(limit: int) -> None:
               f"  R: {r['reference_answer']}\n  A: {r['answer']}")
 
 
+def bootstrap(other: str, resamples: int = 2000) -> None:
+    """Mohler: Pearson of the grader as it is minus that of `other`, questions resampled with
+    replacement (paired: the same rows on both sides), on each half and the whole; a 95% interval."""
+    import random
+
+    from grader.runs.metrics import pearson
+
+    rows = load("mohler")
+    scores = {}
+    for name in ("now", other):
+        with VARIANTS[name]():
+            _clear_caches()
+            scores[name] = {x["id"]: (x["human"], x["grader"]) for x in graded("mohler")[1]}
+        _clear_caches()
+    qids = sorted({r["question_id"] for r in rows})
+    by_q: dict[str, list[str]] = {}
+    for r in rows:
+        if r["id"] in scores["now"] and r["id"] in scores[other]:
+            by_q.setdefault(r["question_id"], []).append(r["id"])
+    rng = random.Random(15)
+    for label, qs in (("half 0", qids[0::2]), ("half 1", qids[1::2]), ("whole", qids)):
+        diffs = []
+        for _ in range(resamples):
+            ids = [i for q in (rng.choice(qs) for _ in qs) for i in by_q[q]]
+            h = [scores["now"][i][0] for i in ids]
+            diffs.append(pearson([scores["now"][i][1] for i in ids], h) - pearson([scores[other][i][1] for i in ids], h))
+        diffs.sort()
+        ids = [i for q in qs for i in by_q[q]]
+        h = [scores["now"][i][0] for i in ids]
+        d = pearson([scores["now"][i][1] for i in ids], h) - pearson([scores[other][i][1] for i in ids], h)
+        lo, hi = diffs[int(0.025 * resamples)], diffs[int(0.975 * resamples) - 1]
+        share = sum(x > 0 for x in diffs) / resamples
+        print(f"{label}: now - {other} Pearson {d:+.3f}, 95% over questions {lo:+.3f} to {hi:+.3f}, above 0 in {share:.0%}")
+
+
 def cost(rounds: int) -> None:
     """CPU time of the term table's load and of grading Mohler's answers against references built on
     the fly (every rubric built anew each pass), with terms_en.txt against without it, interleaved;
@@ -538,10 +574,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--bootstrap", metavar="VARIANT", choices=list(VARIANTS))
     ap.add_argument("--cost", type=int, nargs="?", const=7, default=None, metavar="ROUNDS")
     ap.add_argument("--study", type=int, nargs="?", const=40, default=None, metavar="N")
     args = ap.parse_args()
-    if args.cost is not None:
+    if args.bootstrap:
+        bootstrap(args.bootstrap)
+    elif args.cost is not None:
         cost(args.cost)
     elif args.study is not None:
         study(args.study)
