@@ -10,19 +10,23 @@
 Half 0 holds the questions at even positions of each set's sorted question ids, half 1 the others
 (as eval/adhoc_curves.py and eval/embedding_signal.py split them). Every setting is chosen on half 0
 and reported on half 1 and the whole; dev2 is held out and only its aggregate is printed.
-Each variant is a global change, applied for its row only and undone after it.
+Each variant is a global change, applied for its row only and undone after it. The stemmer and
+lemmatiser variants need `pip install snowballstemmer simplemma lemminflect` (not dependencies of
+the grader).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+
+from agreement import SETS, load  # noqa: E402  (the sets and how they are read, as agreement.py has them)
 
 from grader.authoring import adhoc, claims  # noqa: E402
 from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
@@ -30,13 +34,7 @@ from grader.runs.metrics import agreement  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
-SETS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl", "ads": "ads_train.jsonl", "mohler": "mohler.jsonl"}
 HALVED = ("mohler", "ads")
-
-
-def load(name: str) -> list[dict]:
-    with open(HERE / "data" / SETS[name], encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def _clear_caches() -> None:
