@@ -9,36 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
-Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
-Method = Literal["keyword", "fuzzy", "llm"]
-Mode = Literal["keyword", "fuzzy", "llm", "hybrid"]
-# What a GradeResult can be flagged with, decided in one place (`pipeline.decide_flags`), in this order.
-Flag = Literal[
-    "empty",  # nothing to grade
-    "prompt_injection",  # sentences addressed to the grader were set aside
-    "off_topic",  # guard: the answer is about something else
-    "keyword_stuffing",  # guard: terms listed without explanation
-    "unsupported_evidence",  # the judge's quote did not support its verdict: downgraded
-    "llm_fallback",  # the judge failed: graded by the fuzzy matcher
-    "over_time_budget",  # grading took longer than its budget: every point unscored
-    "unscored",  # some points have no verdict and are left out of the score
-]
-OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
-ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def scrub(text: str) -> str:
-    """Text that can be written as UTF-8: a lone surrogate (JSON's "\\ud800", or a byte that was not
-    UTF-8 read with surrogateescape) becomes U+FFFD. Every text that comes in goes through this."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
-
+from .plain import ALL_MODES, CLAIMS, OFFLINE_MODES, Flag, Method, Mode, Verdict, scrub  # noqa: F401 - re-exported
 
 # pydantic refuses a str holding a lone surrogate: scrubbed before it is validated
 CleanStr = Annotated[str, BeforeValidator(lambda v: scrub(v) if isinstance(v, str) else v)]
@@ -290,10 +265,6 @@ class ResultModel(BaseModel):
 
 _new = object.__new__
 _set = object.__setattr__
-
-
-# The reason of a point contradicted by a known wrong claim (`KeyPoint.misconceptions`), before the claim.
-CLAIMS = "the answer claims: "
 
 
 class PointResult(ResultModel):
