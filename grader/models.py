@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
-from .plain import ALL_MODES, CLAIMS, OFFLINE_MODES, Flag, Method, Mode, Verdict, scrub  # noqa: F401 - re-exported
+from .plain import ALL_MODES, CLAIMS, OFFLINE_MODES, USAGE_COUNTS, Flag, Grade, Method, Mode, Point, Verdict, scrub  # noqa: F401 - re-exported
 
 # pydantic refuses a str holding a lone surrogate: scrubbed before it is validated
 CleanStr = Annotated[str, BeforeValidator(lambda v: scrub(v) if isinstance(v, str) else v)]
@@ -268,6 +268,8 @@ _set = object.__setattr__
 
 
 class PointResult(ResultModel):
+    """A key point's result, as the contract writes it: made from a `plain.Point` at the edges."""
+
     id: str
     text: str
     weight: float
@@ -309,3 +311,11 @@ class GradeResult(ResultModel):
     @property
     def normalized(self) -> float:
         return round(self.score / self.max_score, 4) if self.max_score else 0.0
+
+    @classmethod
+    def of(cls, grade: Grade) -> GradeResult:
+        """The contract's result of a grade the pipeline made (`plain.Grade`): nothing validated again."""
+        values = {f: getattr(grade, f) for f in Grade.__slots__}
+        values["points"] = [PointResult.made(**{f: getattr(p, f) for f in Point.__slots__}) for p in grade.points]
+        values["usage"] = Usage.made(**{k: getattr(grade.usage, k) for k in USAGE_COUNTS})
+        return cls.made(**values)

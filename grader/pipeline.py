@@ -26,7 +26,7 @@ from .feedback import write_feedback
 from .llm.drive import arun, run
 from .matchers.compiled import compile_rubric
 from .matchers.guards import lexical
-from .plain import NO_USAGE, OFFLINE_MODES, Flag, Grade, Point, scrub
+from .plain import NO_USAGE, OFFLINE_MODES, USAGE_COUNTS, Flag, Grade, Point, scrub
 
 if TYPE_CHECKING:
     from .matchers.judge import JudgeOutcome
@@ -136,9 +136,8 @@ def _best(results: list[Grade]) -> Grade:
     from .models import Usage
 
     best = max(results, key=lambda r: r.score)  # max keeps the first of equal scores
-    fields = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
-    total = {k: sum(getattr(r.usage, k) for r in results) for k in fields}
-    return best.replace(usage=Usage(**total)) if any(total[k] != getattr(best.usage, k) for k in fields) else best
+    total = {k: sum(getattr(r.usage, k) for r in results) for k in USAGE_COUNTS}
+    return best.replace(usage=Usage(**total)) if any(total[k] != getattr(best.usage, k) for k in USAGE_COUNTS) else best
 
 
 def grade_flow(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
@@ -146,7 +145,9 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
     """Grade one answer against one question's rubric: the whole flow, yielding the judge's
     requests (llm and hybrid modes). A question with alternative references is graded against
     each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
-    return (yield from plain_flow(question, answer, mode, settings, bank_name, verbose, endpoint)).model()
+    from .models import GradeResult
+
+    return GradeResult.of((yield from plain_flow(question, answer, mode, settings, bank_name, verbose, endpoint)))
 
 
 def plain_flow(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
@@ -209,7 +210,9 @@ def shared_client_of(settings: Settings) -> Callable:
 def grade_question(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
                    verbose: bool = False) -> GradeResult:
     """`grade_flow`, driven synchronously (the judge's client is shared per configuration)."""
-    return grade_plain(question, answer, mode, settings, bank_name, verbose).model()
+    from .models import GradeResult
+
+    return GradeResult.of(grade_plain(question, answer, mode, settings, bank_name, verbose))
 
 
 def grade_plain(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,

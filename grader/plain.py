@@ -3,7 +3,7 @@ plain slotted objects.
 
 The matchers and the pipeline make `Point`s and a `Grade`; the contract's pydantic models
 (`models.PointResult`, `models.GradeResult`) are made from them at the edges, where a result is
-serialised or returned to a caller (`Grade.model()`). A grade printed as plain lines by the CLI's
+serialised or returned to a caller (`GradeResult.of(grade)`). A grade printed as plain lines by the CLI's
 fast path never imports pydantic: its model machinery is most of the start-up of `grader grade`.
 Nothing here imports pydantic; `models.py` re-exports the kinds.
 """
@@ -11,10 +11,7 @@ Nothing here imports pydantic; `models.py` re-exports the kinds.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from .models import GradeResult, PointResult, Usage
+from typing import Literal
 
 Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
 Method = Literal["keyword", "fuzzy", "llm"]
@@ -78,11 +75,6 @@ class Point(_Plain):
         self.id, self.text, self.weight, self.verdict, self.credit = id, text, weight, verdict, credit
         self.evidence, self.method, self.reason = evidence, method, reason
 
-    def model(self) -> PointResult:
-        from .models import PointResult
-
-        return PointResult.made(**{f: getattr(self, f) for f in self.__slots__})
-
 
 class Grade(_Plain):
     """One grade: the fields of `models.GradeResult` (`normalized` computed), its points `Point`s.
@@ -99,37 +91,28 @@ class Grade(_Plain):
     def normalized(self) -> float:
         return round(self.score / self.max_score, 4) if self.max_score else 0.0
 
-    def model(self) -> GradeResult:
-        """The contract's GradeResult, made from these values (nothing validated again)."""
-        from .models import GradeResult, Usage
+    def to_json(self) -> str | None:
+        """`GradeResult.of(self).model_dump_json(indent=2)`, byte for byte, written without
+        pydantic: the CLI's `grade --json`. None where json would write a value otherwise than
+        pydantic (a float json writes with an exponent: 1e-05 against 0.00001; inf, nan) or where
+        the grade holds the judge's details: pydantic writes those."""
+        if self.details is not None:
+            return None
+        data = _ordered(self, _GRADE_FLOATS)
+        data["points"] = [_ordered(p, _POINT_FLOATS) for p in self.points]
+        data["usage"] = {k: getattr(self.usage, k) for k in USAGE_COUNTS}
+        data["normalized"] = float(self.normalized)
+        floats = [data[k] for k in (*_GRADE_FLOATS, "normalized")] + [p[k] for p in data["points"] for k in _POINT_FLOATS]
+        if not all(_plain_float(x) for x in floats if x is not None):
+            return None
+        import json
 
-        values = {f: getattr(self, f) for f in self.__slots__}
-        values["points"] = [p.model() for p in self.points]
-        u = self.usage
-        values["usage"] = Usage.made(llm_calls=u.llm_calls, prompt_tokens=u.prompt_tokens,
-                                     completion_tokens=u.completion_tokens, cache_hits=u.cache_hits)
-        return GradeResult.made(**values)
-
-    def to_json(self) -> str:
-        """`self.model().model_dump_json(indent=2)`, byte for byte, written without pydantic when
-        every value is one json writes as pydantic does (floats in positional notation, no judge
-        details): the CLI's `grade --json`. Otherwise pydantic writes it."""
-        if self.details is None:
-            data = _ordered(self, _GRADE_FLOATS)
-            data["points"] = [_ordered(p, _POINT_FLOATS) for p in self.points]
-            data["usage"] = {k: getattr(self.usage, k) for k in _USAGE}
-            data["normalized"] = float(self.normalized)
-            floats = [data[k] for k in _GRADE_FLOATS] + [p[k] for p in data["points"] for k in _POINT_FLOATS]
-            if all(_plain_float(x) for x in floats if x is not None) and _plain_float(data["normalized"]):
-                import json
-
-                return json.dumps(data, ensure_ascii=False, indent=2)
-        return self.model().model_dump_json(indent=2)
+        return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 _GRADE_FLOATS = ("score", "max_score", "raw_score", "coverage")
 _POINT_FLOATS = ("weight", "credit")
-_USAGE = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
+USAGE_COUNTS = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")  # the fields of models.Usage
 
 
 def _ordered(obj: _Plain, floats: tuple[str, ...]) -> dict:

@@ -122,7 +122,12 @@ def run(argv: list[str]) -> int | None:
     except Exception:
         return None  # typer runs it again and reports the error as it always does
     if args["json"]:
-        sys.stdout.write(result.to_json() + "\n")
+        text = result.to_json()
+        if text is None:
+            from ..models import GradeResult
+
+            text = GradeResult.of(result).model_dump_json(indent=2)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
     else:
         from ..render import console, print_result, wants_colour
