@@ -126,13 +126,13 @@ def test_console_script_fast_and_slow_paths_agree(tmp_path):
     assert "typer" not in cli("grade", "3", ANSWER, "--json")[1]
 
 
-HEAVY = ("pydantic", "pydantic_core", "annotated_types", "rich", "typer", "click", "yaml")
+HEAVY = ("pydantic", "pydantic_core", "annotated_types", "rich", "typer", "click", "yaml", "platformdirs")
 
 
 def test_a_grade_printed_to_a_pipe_or_as_json_imports_no_pydantic(tmp_path):
     """What start-up is spent on: a grade from the disk cache is made of plain objects
     (`plain.Grade`, `plain.QuestionView`) and written as lines or as JSON without pydantic, rich
-    (only for a terminal), typer or yaml."""
+    (only for a terminal), typer, yaml or platformdirs."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c"), "PYTHONPATH": str(ROOT)}
     env.pop("FORCE_COLOR", None)
     code = ("import sys; from grader.cli import fast; status = fast.run(sys.argv[1:]); "
@@ -149,3 +149,16 @@ def test_a_grade_printed_to_a_pipe_or_as_json_imports_no_pydantic(tmp_path):
     assert state == repr((0, []))
     out, state = run("grade", "3", ANSWER, "--json")
     assert json.loads(out)["question_id"] == "3" and state == repr((0, []))
+
+
+@pytest.mark.parametrize("env", [{}, {"XDG_CACHE_HOME": "/tmp/x y"}, {"XDG_CACHE_HOME": ""}, {"XDG_CACHE_HOME": "/a/b/"},
+                                 {"HOME": "/home/u"}, {"HOME": "/home/u/", "XDG_CACHE_HOME": "/c"}])
+def test_the_cache_directory_is_platformdirs_s_without_importing_it(env, monkeypatch):
+    import platformdirs
+
+    from grader.environ import _user_dir
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert _user_dir("cache") == Path(platformdirs.user_cache_dir("grader", appauthor=False))
