@@ -1,8 +1,9 @@
 """The data model: what a bank file holds and what a grade returns.
 
 Files people write (banks, rubrics) are validated strictly (`extra="forbid"`), so a typo in a
-field name is an error that names the file, not a silently ignored key. Results are plain
-pydantic models: the same objects are printed by the CLI, written by batch and served by the API.
+field name is an error that names the file, not a silently ignored key. Results are pydantic
+models made at the edges from the pipeline's plain results (`GradeResult.of`, see plain.py): the
+same objects are returned by `Grader`, written by batch and served by the API.
 """
 
 from __future__ import annotations

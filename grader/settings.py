@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .environ import GRADE_BUDGET, MAX_ANSWER_CHARS, _seconds, _user_dir, check_mode, env_values  # noqa: F401 - _seconds, _user_dir: for callers
+from .environ import GRADE_BUDGET, MAX_ANSWER_CHARS, _user_dir, check_mode, env_values
 
 
 class Settings(BaseModel):
