@@ -70,7 +70,7 @@ class Point(_Plain):
 
     __slots__ = ("id", "text", "weight", "verdict", "credit", "evidence", "method", "reason")
 
-    def __init__(self, id: str, text: str, weight: float, verdict: Verdict, credit: float, method: Method,
+    def __init__(self, *, id: str, text: str, weight: float, verdict: Verdict, credit: float, method: Method,
                  evidence: str | None = None, reason: str | None = None):
         self.id, self.text, self.weight, self.verdict, self.credit = id, text, weight, verdict, credit
         self.evidence, self.method, self.reason = evidence, method, reason
