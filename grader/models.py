@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from operator import attrgetter
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
@@ -315,8 +316,24 @@ class GradeResult(ResultModel):
 
     @classmethod
     def of(cls, grade: Grade) -> GradeResult:
-        """The contract's result of a grade the pipeline made (`plain.Grade`): nothing validated again."""
-        values = {f: getattr(grade, f) for f in Grade.__slots__}
-        values["points"] = [PointResult.made(**{f: getattr(p, f) for f in Point.__slots__}) for p in grade.points]
-        values["usage"] = Usage.made(**{k: getattr(grade.usage, k) for k in USAGE_COUNTS})
-        return cls.made(**values)
+        """The contract's result of a grade the pipeline made (`plain.Grade`): nothing validated
+        again. What `made` does, by the plain objects' slots (the models' fields in their order,
+        tests/test_models.py): a tenth of its time, once per grade returned."""
+        values = dict(zip(Grade.__slots__, _grade_values(grade)))
+        values["points"] = [_from_slots(PointResult, Point.__slots__, _point_values(p)) for p in grade.points]
+        values["usage"] = _from_slots(Usage, USAGE_COUNTS, _usage_values(grade.usage))
+        return _from_slots(cls, Grade.__slots__, values.values())
+
+
+_grade_values = attrgetter(*Grade.__slots__)
+_point_values = attrgetter(*Point.__slots__)
+_usage_values = attrgetter(*USAGE_COUNTS)
+
+
+def _from_slots(cls, names: tuple[str, ...], values) -> ResultModel:
+    out = _new(cls)
+    _set(out, "__dict__", dict(zip(names, values)))
+    _set(out, "__pydantic_fields_set__", set(names))
+    _set(out, "__pydantic_extra__", None)
+    _set(out, "__pydantic_private__", None)
+    return out
