@@ -101,15 +101,21 @@ def test_json_leaves_to_pydantic_what_it_would_write_otherwise(value):
     assert grade.replace(details={"judge": {}}).to_json() is None  # the judge's transcript: pydantic writes it
 
 
-def test_a_question_view_grades_as_its_question():
+@pytest.mark.parametrize("scaled", [False, True])
+def test_a_question_view_grades_as_its_question(scaled):
     from grader.matchers.compiled import compile_rubric, remember
     from grader.pipeline import grade_plain
 
     g = Grader(Settings(mode="fuzzy"))
     q, bank = g.question("7")
+    if scaled:  # the rubric's own calibration and the bank's user scale, as `grader calibrate` stores it
+        q = q.model_copy(update={"rubric": q.rubric.model_copy(update={"calibration": [(0, 0), (0.3, 0.6), (1, 1)]})})
+        q = q.with_scales({"fuzzy": [(0.0, 0.1), (0.5, 0.7), (1.0, 1.0)]})
     context = q.question + "\n" + (q.reference_answer or "")
     compiled = compile_rubric(q.rubric, context)
     view = QuestionView.of(q, compiled)
     remember(view.rubric, context, compiled)
     for answer in ("KV cache 缓存已经算过的 K 和 V，避免重复计算", "", "不知道"):
-        assert grade_plain(view, answer, "fuzzy", g.settings, bank) == grade_plain(q, answer, "fuzzy", g.settings, bank)
+        got = grade_plain(view, answer, "fuzzy", g.settings, bank)
+        assert got == grade_plain(q, answer, "fuzzy", g.settings, bank)
+        assert (got.raw_score is not None) == scaled  # the view carries the bank's scale
