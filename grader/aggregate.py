@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from .models import PointResult
+from .plain import Point
 
 # (coverage, normalised score) knots. Read off the dev set (eval/data/dev.jsonl: human score by
 # coverage bin, `python eval/calibration.py`): below two thirds of the key points people grade
@@ -53,7 +53,7 @@ def calibrate(coverage: float, knots: tuple[tuple[float, float], ...] = DEFAULT_
 
 
 def aggregate(
-    points: list[PointResult],
+    points: list[Point],
     max_score: float = 10.0,
     knots: tuple[tuple[float, float], ...] = DEFAULT_CALIBRATION,
     full_marks_at: float = 1.0,

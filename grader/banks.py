@@ -14,11 +14,12 @@ import re
 import time
 from functools import lru_cache
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from .errors import NotFoundError, RubricError
-from .models import Bank, BankInfo, Question
+
+if TYPE_CHECKING:  # imported where used: resolving a bank and reading its files' signature need no pydantic
+    from .models import Bank, BankInfo, Question
 
 DEFAULT_BANK = "llm-interview"
 _PKG = Path(__file__).resolve().parent
@@ -142,6 +143,8 @@ def load_yaml_model(path: Path, model: type):
         raise RubricError(f"{where}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise RubricError(f"{path}:1: expected a mapping of fields, got {type(data).__name__}")
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -155,6 +158,8 @@ def load_yaml_model(path: Path, model: type):
 
 
 def load_bank_dir(path: Path) -> Bank:
+    from .models import Bank, BankInfo, Question
+
     info = load_yaml_model(path / "bank.yaml", BankInfo)
     questions: dict[str, Question] = {}
     for f in sorted(path.glob("*.yaml")):
@@ -247,6 +252,8 @@ def load_question(bank: str | Path | None, qid: str) -> tuple[Question, BankInfo
 # in memory (the bundled bank's, unpickled under tracemalloc): 256 entries, 16 banks of 16, ~12 MB.
 @lru_cache(maxsize=256)
 def _question(path: Path, qid: str, sig: tuple) -> tuple[Question, BankInfo]:
+    from .models import BankInfo, Question
+
     mtimes = {name: mtime for name, mtime, _ in sig}
     info = _load_file(str(path / "bank.yaml"), mtimes.get("bank.yaml", 0), BankInfo)
     files = _index(str(path), sig).get(qid, [])

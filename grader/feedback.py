@@ -3,7 +3,7 @@ summary, in the answer's language, with what the flags mean for the candidate.""
 
 from __future__ import annotations
 
-from .models import CLAIMS, PointResult
+from .plain import CLAIMS, Point
 
 _FEEDBACK = {
     "zh": {
@@ -35,7 +35,7 @@ _FEEDBACK = {
 }
 
 
-def write_feedback(points: list[PointResult], flags: list[str], lang: str, model_feedback: str | None = None) -> str:
+def write_feedback(points: list[Point], flags: list[str], lang: str, model_feedback: str | None = None) -> str:
     """The feedback of a grade, in `lang`. The judge's own feedback (llm mode) when it gave one,
     else a short summary: what is covered, the known wrong claims stated, what is reversed, and what
     is worth adding. Either way an answer with text addressed to the grader is told it was ignored."""

@@ -1,44 +1,21 @@
 """The data model: what a bank file holds and what a grade returns.
 
 Files people write (banks, rubrics) are validated strictly (`extra="forbid"`), so a typo in a
-field name is an error that names the file, not a silently ignored key. Results are plain
-pydantic models: the same objects are printed by the CLI, written by batch and served by the API.
+field name is an error that names the file, not a silently ignored key. Results are pydantic
+models made at the edges from the pipeline's plain results (`GradeResult.of`, see plain.py): the
+same objects are returned by `Grader`, written by batch and served by the API.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from typing import Annotated, Literal
+from operator import attrgetter
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, computed_field, field_validator, model_validator
 
-Verdict = Literal["covered", "partial", "missing", "contradicted", "unscored"]
-Method = Literal["keyword", "fuzzy", "llm"]
-Mode = Literal["keyword", "fuzzy", "llm", "hybrid"]
-# What a GradeResult can be flagged with, decided in one place (`pipeline.decide_flags`), in this order.
-Flag = Literal[
-    "empty",  # nothing to grade
-    "prompt_injection",  # sentences addressed to the grader were set aside
-    "off_topic",  # guard: the answer is about something else
-    "keyword_stuffing",  # guard: terms listed without explanation
-    "unsupported_evidence",  # the judge's quote did not support its verdict: downgraded
-    "llm_fallback",  # the judge failed: graded by the fuzzy matcher
-    "over_time_budget",  # grading took longer than its budget: every point unscored
-    "unscored",  # some points have no verdict and are left out of the score
-]
-OFFLINE_MODES: tuple[str, ...] = ("keyword", "fuzzy")
-ALL_MODES: tuple[str, ...] = ("keyword", "fuzzy", "llm", "hybrid")
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def scrub(text: str) -> str:
-    """Text that can be written as UTF-8: a lone surrogate (JSON's "\\ud800", or a byte that was not
-    UTF-8 read with surrogateescape) becomes U+FFFD. Every text that comes in goes through this."""
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
-
+from .plain import ALL_MODES, CLAIMS, OFFLINE_MODES, USAGE_COUNTS, Flag, Grade, Method, Mode, Point, Verdict, scrub  # noqa: F401 - re-exported
 
 # pydantic refuses a str holding a lone surrogate: scrubbed before it is validated
 CleanStr = Annotated[str, BeforeValidator(lambda v: scrub(v) if isinstance(v, str) else v)]
@@ -292,11 +269,9 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-# The reason of a point contradicted by a known wrong claim (`KeyPoint.misconceptions`), before the claim.
-CLAIMS = "the answer claims: "
-
-
 class PointResult(ResultModel):
+    """A key point's result, as the contract writes it: made from a `plain.Point` at the edges."""
+
     id: str
     text: str
     weight: float
@@ -338,3 +313,27 @@ class GradeResult(ResultModel):
     @property
     def normalized(self) -> float:
         return round(self.score / self.max_score, 4) if self.max_score else 0.0
+
+    @classmethod
+    def of(cls, grade: Grade) -> GradeResult:
+        """The contract's result of a grade the pipeline made (`plain.Grade`): nothing validated
+        again. What `made` does, by the plain objects' slots (the models' fields in their order,
+        tests/test_models.py): a tenth of its time, once per grade returned."""
+        values = dict(zip(Grade.__slots__, _grade_values(grade)))
+        values["points"] = [_from_slots(PointResult, Point.__slots__, _point_values(p)) for p in grade.points]
+        values["usage"] = _from_slots(Usage, USAGE_COUNTS, _usage_values(grade.usage))
+        return _from_slots(cls, Grade.__slots__, values.values())
+
+
+_grade_values = attrgetter(*Grade.__slots__)
+_point_values = attrgetter(*Point.__slots__)
+_usage_values = attrgetter(*USAGE_COUNTS)
+
+
+def _from_slots(cls, names: tuple[str, ...], values) -> ResultModel:
+    out = _new(cls)
+    _set(out, "__dict__", dict(zip(names, values)))
+    _set(out, "__pydantic_fields_set__", set(names))
+    _set(out, "__pydantic_extra__", None)
+    _set(out, "__pydantic_private__", None)
+    return out

@@ -1,11 +1,11 @@
 """The whole grading flow, short enough to read at once:
 
     answer --prepare (answer.py)--> sentences (text addressed to the grader set aside)
-           --matchers--> one PointResult per key point:
+           --matchers--> one Point per key point (plain.py):
                 keyword / fuzzy: the lexical matcher, once, and the guards (matchers/guards.py)
                 llm / hybrid:    the judge (matchers/judge.py; hybrid settles some points lexically)
            --aggregate--> score, coverage, missing points
-           --decide_flags, feedback--> GradeResult
+           --decide_flags, feedback--> Grade (plain) --at the edge--> GradeResult (pydantic)
 
 `grade_flow` is that flow as a generator: it yields the judge's requests, if any, and returns the
 GradeResult; `grade_question` and `agrade_question` drive it (grader.llm.drive), and so does the
@@ -19,23 +19,24 @@ from typing import TYPE_CHECKING
 
 from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate, calibrate
 from .answer import PreparedAnswer, is_empty, prepare, rubric_language
-from .banks import load_bank, load_question
 from .budget import OverBudget, time_budget
+from .environ import check_mode
 from .errors import UsageError
 from .feedback import write_feedback
 from .llm.drive import arun, run
 from .matchers.compiled import compile_rubric
 from .matchers.guards import lexical
-from .models import OFFLINE_MODES, Flag, GradeResult, PointResult, Question, Usage, scrub
-from .settings import Settings
+from .plain import NO_USAGE, OFFLINE_MODES, USAGE_COUNTS, Flag, Grade, Point, scrub
 
 if TYPE_CHECKING:
     from .matchers.judge import JudgeOutcome
+    from .models import GradeResult, Question
+    from .settings import Settings
 
 
-def _blank_points(question: Question, method: str) -> list[PointResult]:
+def _blank_points(question: Question, method: str) -> list[Point]:
     return [
-        PointResult(id=p.id, text=p.text, weight=p.weight, verdict="missing", credit=0.0, evidence=None, method=method)
+        Point(id=p.id, text=p.text, weight=p.weight, verdict="missing", credit=0.0, evidence=None, method=method)
         for p in question.rubric.points
     ]
 
@@ -47,7 +48,7 @@ def compiled_rubric(question: Question):
 
 def _begin(question: Question, answer: str, mode: str, settings: Settings):
     """Checks shared by the sync and async paths; the compiled rubric."""
-    Settings.check_mode(mode)
+    check_mode(mode)
     if not isinstance(answer, str):
         raise UsageError("the answer must be text")
     if len(answer) > settings.max_answer_chars:
@@ -64,11 +65,11 @@ FIRST_GRADE_BUDGET = 10
 _graded: dict[int, object] = {}
 
 
-def _over_budget(question: Question, compiled, mode: str, bank_name: str | None, settings: Settings) -> GradeResult:
+def _over_budget(question: Question, compiled, mode: str, bank_name: str | None, settings: Settings) -> Grade:
     """An answer that took longer than `settings.grade_budget`: every point unscored, flagged."""
     method = "keyword" if mode == "keyword" else "fuzzy"
     points = [
-        PointResult(id=p.id, text=p.text, weight=p.weight, verdict="unscored", credit=0.0, evidence=None, method=method,
+        Point(id=p.id, text=p.text, weight=p.weight, verdict="unscored", credit=0.0, evidence=None, method=method,
                     reason=f"not graded: over the time budget of {settings.grade_budget:g} s per answer")
         for p in question.rubric.points
     ]
@@ -94,7 +95,7 @@ def decide_flags(
     return flags
 
 
-def _result(question, prepared, compiled, mode, bank_name, verbose, points, empty, lexical_flags, outcome) -> GradeResult:
+def _result(question, prepared, compiled, mode, bank_name, verbose, points, empty, lexical_flags, outcome) -> Grade:
     rubric = question.rubric
     knots = tuple(rubric.calibration) if rubric.calibration else DEFAULT_CALIBRATION
     agg = aggregate(points, full_marks_at=rubric.full_marks_at, knots=knots)
@@ -107,7 +108,7 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
     scale = question.scales.get(mode)
     if scale:  # the user's own scale (`grader calibrate`), after the rubric's calibration
         score, raw_score = round(10.0 * calibrate(agg.score / 10.0, tuple(scale)), 2), agg.score
-    return GradeResult.made(  # every value computed here: nothing to validate
+    return Grade(
         question_id=question.id,
         bank=bank_name,
         mode=mode,  # type: ignore[arg-type]
@@ -118,7 +119,7 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
         missing_points=agg.missing_points,
         flags=flags,
         feedback=feedback,
-        usage=outcome.usage if outcome is not None else Usage.made(llm_calls=0, prompt_tokens=0, completion_tokens=0, cache_hits=0),
+        usage=outcome.usage if outcome is not None else NO_USAGE,
         rubric_version=compiled.version,
         coverage=agg.coverage,
         details=outcome.details if outcome is not None and verbose else None,
@@ -130,12 +131,13 @@ def _each(question: Question) -> list[Question]:
     return [question.with_alternatives(()), *question.alternatives]
 
 
-def _best(results: list[GradeResult]) -> GradeResult:
+def _best(results: list[Grade]) -> Grade:
     """The best grade (the first of equals), its usage the sum of all: each grade was paid for."""
+    from .models import Usage
+
     best = max(results, key=lambda r: r.score)  # max keeps the first of equal scores
-    fields = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
-    total = Usage(**{k: sum(getattr(r.usage, k) for r in results) for k in fields})
-    return best.model_copy(update={"usage": total}) if total != best.usage else best
+    total = {k: sum(getattr(r.usage, k) for r in results) for k in USAGE_COUNTS}
+    return best.replace(usage=Usage(**total)) if any(total[k] != getattr(best.usage, k) for k in USAGE_COUNTS) else best
 
 
 def grade_flow(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
@@ -143,11 +145,21 @@ def grade_flow(question: Question, answer: str, mode: str, settings: Settings, b
     """Grade one answer against one question's rubric: the whole flow, yielding the judge's
     requests (llm and hybrid modes). A question with alternative references is graded against
     each; the best grade is kept. `endpoint()` gives the judge's server (a JudgeClient)."""
+    from .models import GradeResult
+
+    return GradeResult.of((yield from plain_flow(question, answer, mode, settings, bank_name, verbose, endpoint)))
+
+
+def plain_flow(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
+               verbose: bool = False, endpoint: Callable | None = None) -> Generator[object, object, Grade]:
+    """`grade_flow` with its result as a plain `Grade` (no pydantic model made): what the CLI
+    prints as lines. `question` and `settings` may be the views an offline grade reads
+    (`plain.QuestionView`, `environ.OfflineSettings`)."""
     answer = scrub(answer) if isinstance(answer, str) else answer  # a lone surrogate cannot be written out
     if question.alternatives:
         results = []
         for q in _each(question):
-            results.append((yield from grade_flow(q, answer, mode, settings, bank_name, verbose, endpoint)))
+            results.append((yield from plain_flow(q, answer, mode, settings, bank_name, verbose, endpoint)))
         return _best(results)
     outcome: JudgeOutcome | None = None
     lexical_flags: list[Flag] = []
@@ -198,8 +210,16 @@ def shared_client_of(settings: Settings) -> Callable:
 def grade_question(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
                    verbose: bool = False) -> GradeResult:
     """`grade_flow`, driven synchronously (the judge's client is shared per configuration)."""
+    from .models import GradeResult
+
+    return GradeResult.of(grade_plain(question, answer, mode, settings, bank_name, verbose))
+
+
+def grade_plain(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
+                verbose: bool = False) -> Grade:
+    """`grade_question` with its result as a plain `Grade` (`plain_flow`)."""
     client = shared_client_of(settings)
-    return run(grade_flow(question, answer, mode, settings, bank_name, verbose, client), client)
+    return run(plain_flow(question, answer, mode, settings, bank_name, verbose, client), client)
 
 
 async def agrade_question(question: Question, answer: str, mode: str, settings: Settings, bank_name: str | None = None,
@@ -229,13 +249,19 @@ class Grader:
     """The Python API: `Grader().grade("3", answer)` returns a GradeResult."""
 
     def __init__(self, settings: Settings | None = None, bank: str | None = None):
+        from .settings import Settings
+
         self.settings = settings or Settings.from_env()
         self.bank_ref = bank or self.settings.bank
 
     def bank(self, bank: str | None = None):
+        from .banks import load_bank
+
         return load_bank(bank or self.bank_ref)
 
     def question(self, question_id: str, bank: str | None = None) -> tuple[Question, str]:
+        from .banks import load_question
+
         q, info = load_question(bank or self.bank_ref, question_id)
         return q, info.name
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .models import GradeResult, Question
+    from .plain import Grade
 
 
 def escape(text: str) -> str:
@@ -52,7 +53,7 @@ def wants_colour(stream=None) -> bool:
         return False
 
 
-def raw_share(r: GradeResult) -> str:
+def raw_share(r: GradeResult | Grade) -> str:
     """A rubric that gives full marks before every point is made (an ad-hoc reference's): the
     share of the points' weight the answer made, beside the coverage that the score reads."""
     scored = [p for p in r.points if p.verdict != "unscored"]
@@ -61,7 +62,7 @@ def raw_share(r: GradeResult) -> str:
     return f" ({raw:.0%} of the key points' weight; full marks before all of it)" if r.coverage > raw + 0.005 else ""
 
 
-def print_result(con: Console | None, r: GradeResult) -> None:
+def print_result(con: Console | None, r: GradeResult | Grade) -> None:
     """Score, then each key point on its own line with its evidence under it, then what is missing.
     Plain lines rather than a table: readable in a narrow terminal and cheap to render. With no
     console (output to a pipe or a file), the same lines without colour, unwrapped."""
@@ -72,7 +73,7 @@ def print_result(con: Console | None, r: GradeResult) -> None:
         con.print("\n".join(result_lines(r, styled=True)))
 
 
-def result_lines(r: GradeResult, styled: bool) -> list[str]:
+def result_lines(r: GradeResult | Grade, styled: bool) -> list[str]:
     """The lines of `print_result`: rich markup when `styled`, else plain text."""
     if styled:
         esc = escape

@@ -3,31 +3,11 @@ environment at import time."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import UsageError
-from .models import ALL_MODES
-
-
-def _user_dir(kind: str) -> Path:
-    import platformdirs
-
-    fn = platformdirs.user_cache_dir if kind == "cache" else platformdirs.user_data_dir
-    return Path(fn("grader", appauthor=False))
-
-
-def _seconds(env: dict[str, str], name: str) -> float:
-    value = env[name]
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < 1e6:  # nan fails too
-        raise UsageError(f"{name}={value!r} is not a number of seconds: set it to e.g. 30, or unset it")
-    return seconds
+from .environ import GRADE_BUDGET, MAX_ANSWER_CHARS, _user_dir, check_mode, env_values
 
 
 class Settings(BaseModel):
@@ -49,40 +29,18 @@ class Settings(BaseModel):
     data_dir: Path | None = None
     history_path: Path | None = Field(default=None, description="Practice history database (GRADER_HISTORY).")
     history_timeout: float = Field(default=3.0, description="Seconds to wait for a locked history database.")
-    max_answer_chars: int = 20000
+    max_answer_chars: int = MAX_ANSWER_CHARS
     examples: Path | None = Field(default=None, description="Scored answers shown to the judge as graded examples (GRADER_EXAMPLES).")
     n_examples: int = Field(default=3, ge=1, le=20, description="How many graded examples per answer.")
     grade_budget: float = Field(
-        default=0.05, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
+        default=GRADE_BUDGET, description="CPU seconds one offline grade may take (GRADER_GRADE_BUDGET; 0: no limit); past it the "
         "answer is graded unscored with the over_time_budget flag.",
     )
     api_key_server: str | None = Field(default=None, repr=False, description="GRADER_API_KEY for `grader serve`.")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
-        env = dict(os.environ if env is None else env)
-        values: dict = {
-            "mode": env.get("GRADER_MODE") or "fuzzy",
-            "bank": env.get("GRADER_BANK") or None,
-            "model": env.get("GRADER_MODEL") or None,
-            "base_url": env.get("OPENAI_BASE_URL") or None,
-            "api_key": env.get("OPENAI_API_KEY") or None,
-            "api_key_server": env.get("GRADER_API_KEY") or None,
-        }
-        if env.get("GRADER_TIMEOUT"):
-            values["timeout"] = _seconds(env, "GRADER_TIMEOUT")
-        if env.get("GRADER_CACHE"):
-            values["cache_path"] = Path(env["GRADER_CACHE"])
-        if env.get("GRADER_DATA_DIR"):
-            values["data_dir"] = Path(env["GRADER_DATA_DIR"])
-        if env.get("GRADER_EXAMPLES"):
-            values["examples"] = Path(env["GRADER_EXAMPLES"])
-        if env.get("GRADER_HISTORY"):
-            values["history_path"] = Path(env["GRADER_HISTORY"])
-        if env.get("GRADER_GRADE_BUDGET"):
-            values["grade_budget"] = 0.0 if env["GRADER_GRADE_BUDGET"].strip() == "0" else _seconds(env, "GRADER_GRADE_BUDGET")
-        if env.get("GRADER_HISTORY_TIMEOUT"):
-            values["history_timeout"] = _seconds(env, "GRADER_HISTORY_TIMEOUT")
+        values = env_values(env)
         given = {k: v for k, v in overrides.items() if v is not None}
         values.update(given)
         # what was read above is typed and checked already; pydantic validates what callers pass
@@ -93,11 +51,7 @@ class Settings(BaseModel):
         s.check_mode(s.mode)
         return s
 
-    @staticmethod
-    def check_mode(mode: str) -> str:
-        if mode not in ALL_MODES:
-            raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(ALL_MODES)}")
-        return mode
+    check_mode = staticmethod(check_mode)
 
     def resolved_cache_path(self) -> Path:
         return self.cache_path or _user_dir("cache") / "judge-cache.sqlite3"

@@ -9,7 +9,10 @@ caller then runs typer, which gives the usual messages and exit statuses.
 A bank question's compiled rubric is kept on disk (`compiled-rubrics/` in the user cache
 directory), keyed by the bank's files (names, sizes, modification times) and by the grader's
 matching code: a cold start loads one pickle instead of YAML, validation and compiling. A stale
-or unreadable entry is a miss.
+or unreadable entry is a miss. The entry holds the question as grading reads it
+(`plain.QuestionView`), and the grade is a plain `Grade` (`pipeline.grade_plain`) read from the
+environment without a Settings (`environ.OfflineSettings`): a grade printed as lines imports no
+pydantic at all, nor does `--json` for a grade json writes as pydantic would (`Grade.to_json`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 OFFLINE = ("keyword", "fuzzy")
 _VALUED = {"--mode": "mode", "-m": "mode", "--bank": "bank", "-b": "bank"}
 # the code a compiled rubric depends on: a change to any of these invalidates every entry
-_SOURCES = ("text.py", "models.py", "banks.py", "__init__.py")  # and every module of matchers/ (what is pickled)
+_SOURCES = ("text.py", "models.py", "plain.py", "banks.py", "__init__.py")  # and every module of matchers/ (what is pickled)
 
 
 def parse(argv: list[str]) -> dict | None:
@@ -60,16 +63,18 @@ def _code_key() -> str:
 
 
 def cache_dir() -> Path:
-    from ..settings import _user_dir
+    from ..environ import _user_dir
 
     return _user_dir("cache") / "compiled-rubrics"
 
 
 def load_compiled(bank: str | None, qid: str):
     """(question, bank name) of a bank question, its compiled rubric registered for grading:
-    from the disk cache when its entry is current, else loaded, compiled and stored."""
+    from the disk cache when its entry is current, else loaded, compiled and stored. The question
+    is a `plain.QuestionView` (what grading reads of it)."""
     from ..banks import _signature, load_question, resolve_bank_path
     from ..matchers import compiled as comp
+    from ..plain import QuestionView
 
     path = resolve_bank_path(bank)
     key = hashlib.sha256(repr((str(path), str(qid).strip(), _signature(path), _code_key())).encode()).hexdigest()
@@ -78,10 +83,12 @@ def load_compiled(bank: str | None, qid: str):
         with open(entry, "rb") as f:
             question, bank_name, context, compiled = pickle.load(f)
     except Exception:  # absent, stale format or corrupt: a miss
-        question, info = load_question(path, qid)
+        full, info = load_question(path, qid)
         bank_name = info.name
-        context = question.question + "\n" + (question.reference_answer or "")
-        compiled = comp.compile_rubric(question.rubric, context)
+        context = full.question + "\n" + (full.reference_answer or "")
+        compiled = comp.compile_rubric(full.rubric, context)
+        question = QuestionView.of(full, compiled)
+        comp.remember(question.rubric, context, compiled)
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
             tmp = entry.with_suffix(f".{os.getpid()}.tmp")
@@ -101,21 +108,26 @@ def run(argv: list[str]) -> int | None:
         return None
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        from ..pipeline import grade_question
-        from ..settings import Settings
+        from ..environ import OfflineSettings
+        from ..pipeline import grade_plain
 
-        settings = Settings.from_env(mode=args["mode"])
+        settings = OfflineSettings(mode=args["mode"])
         if settings.mode not in OFFLINE:
             return None
         question, bank_name = load_compiled(args["bank"] or settings.bank, args["qid"])
-        result = grade_question(question, args["answer"], settings.mode, settings, bank_name)
+        result = grade_plain(question, args["answer"], settings.mode, settings, bank_name)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         sys.stderr.write("grader: error: interrupted\n")
         return 130
     except Exception:
         return None  # typer runs it again and reports the error as it always does
     if args["json"]:
-        sys.stdout.write(result.model_dump_json(indent=2, exclude_none=False) + "\n")
+        text = result.to_json()
+        if text is None:
+            from ..models import GradeResult
+
+            text = GradeResult.of(result).model_dump_json(indent=2)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
     else:
         from ..render import console, print_result, wants_colour

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..models import Rubric
 from ..text import CJK_RE, LazyPattern, normalize, tokens
 from .aliases import _ALNUM, AliasProbe, alias_regex  # noqa: F401 - alias_regex: the pattern of an alias, for callers
+
+if TYPE_CHECKING:
+    from ..models import Rubric
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(

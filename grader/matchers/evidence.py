@@ -20,7 +20,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from ..answer import PreparedAnswer
-from ..models import PointResult
+from ..plain import Point
 from ..text import Segment, content_length, normalize
 
 STEP_DOWN = {"covered": "partial", "partial": "missing"}
@@ -140,7 +140,7 @@ def check_evidence(verdict: str, quote: str, prepared: PreparedAnswer) -> tuple[
 ONE_QUOTE_MIN_POINTS = 4
 
 
-def one_quote_for_all(points: list[PointResult], checks: dict[str, str]) -> list[PointResult]:
+def one_quote_for_all(points: list[Point], checks: dict[str, str]) -> list[Point]:
     """One quote given as the evidence of every key point (four or more) supports none of them: an
     answer does not make every point in one phrase; a judge that obeys an injection does that."""
     credited = [p for p in points if p.verdict in ("covered", "partial")]
@@ -150,6 +150,6 @@ def one_quote_for_all(points: list[PointResult], checks: dict[str, str]) -> list
     why = "the same quote was given for every key point"
     for p in credited:
         checks[p.id] = f"{p.verdict} -> missing: {why}"
-    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None,
-                                 "reason": f"{p.reason + ' ' if p.reason else ''}[{p.verdict} -> missing: {why}]"})
+    return [p.replace(verdict="missing", credit=0.0, evidence=None,
+                      reason=f"{p.reason + ' ' if p.reason else ''}[{p.verdict} -> missing: {why}]")
             for p in points]

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..answer import PreparedAnswer
-from ..models import Flag, PointResult
+from ..plain import Flag, Point
 from ..text import EN_STOP, LazyPattern, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
@@ -122,12 +122,12 @@ class Lexical:
     """One run of the lexical matcher over an answer, and what the guards made of it."""
 
     matches: list[LexicalMatch]  # as the matcher found them
-    points: list[PointResult]  # after the guards
+    points: list[Point]  # after the guards
     flags: list[Flag]  # the guard that fired, if any: off_topic or keyword_stuffing
 
 
-def _missing(points: list[PointResult], reason: str | None = None) -> list[PointResult]:
-    return [p.model_copy(update={"verdict": "missing", "credit": 0.0, "evidence": None, "reason": reason}) for p in points]
+def _missing(points: list[Point], reason: str | None = None) -> list[Point]:
+    return [p.replace(verdict="missing", credit=0.0, evidence=None, reason=reason) for p in points]
 
 
 def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> Lexical:
@@ -165,13 +165,7 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
             stuffing = len(bare) >= STUFFING_MIN_POINTS and len(bare) >= STUFFING_SHARE * credited
     if stuffing:
         points = [
-            p.model_copy(
-                update={
-                    "verdict": "partial",
-                    "credit": round(p.credit * STUFFED_CREDIT, 4),
-                    "reason": "term listed without explanation",
-                }
-            )
+            p.replace(verdict="partial", credit=round(p.credit * STUFFED_CREDIT, 4), reason="term listed without explanation")
             if p.id in bare
             else p
             for p in points
@@ -180,9 +174,9 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
     return Lexical(matches, points, [])
 
 
-def stuffed(p: PointResult) -> PointResult:
+def stuffed(p: Point) -> Point:
     """A judged point of a bare list of terms: it keeps STUFFED_CREDIT of what the judge granted."""
     if p.verdict not in ("covered", "partial"):
         return p
-    return p.model_copy(update={"verdict": "partial", "credit": round(p.credit * STUFFED_CREDIT, 4),
-                                "reason": f"{p.reason + ' ' if p.reason else ''}[term listed without explanation]"})
+    return p.replace(verdict="partial", credit=round(p.credit * STUFFED_CREDIT, 4),
+                     reason=f"{p.reason + ' ' if p.reason else ''}[term listed without explanation]")

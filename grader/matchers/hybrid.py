@@ -10,7 +10,7 @@ point went to the judge, and its feedback is the grader's own summary of all poi
 from __future__ import annotations
 
 from ..answer import PreparedAnswer
-from ..models import CLAIMS, PointResult
+from ..plain import CLAIMS, Point
 from ..text import tokens
 from .compiled import CompiledRubric
 from .guards import Lexical, lexical
@@ -25,7 +25,7 @@ HYBRID_MISSING_RECALL = 0.25
 SETTLED_RULES = frozenset({"off_topic"})
 
 
-def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -> dict[str, tuple[str, PointResult]]:
+def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -> dict[str, tuple[str, Point]]:
     """Each point's lexical finding and its class: verdict/how ("keyword" exact alias, "fuzzy"
     typo or paraphrase, "misconception" a known wrong claim stated; for missing, "absent": no alias
     group anywhere and under 25% of the point's content tokens, "words": no group but some of its
@@ -33,7 +33,7 @@ def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -
     to be a bare list of terms, or "off_topic"."""
     answer_tokens = frozenset(t for s in prepared.segments for t in tokens(s.norm))
     prefix = "list:" if "keyword_stuffing" in lex.flags else ""
-    out: dict[str, tuple[str, PointResult]] = {}
+    out: dict[str, tuple[str, Point]] = {}
     for cp, res, m in zip(compiled.points, lex.points, lex.matches):
         if "off_topic" in lex.flags:
             cls = "off_topic"
@@ -49,12 +49,12 @@ def classify(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -
     return out
 
 
-def lexical_classes(compiled: CompiledRubric, prepared: PreparedAnswer) -> tuple[dict[str, tuple[str, PointResult]], list[str]]:
+def lexical_classes(compiled: CompiledRubric, prepared: PreparedAnswer) -> tuple[dict[str, tuple[str, Point]], list[str]]:
     """`classify` after one lexical run, and the lexical flags (eval/point_agreement.py)."""
     lex = lexical(compiled, prepared, fuzzy=True)
     return classify(compiled, prepared, lex), list(lex.flags)
 
 
-def settle(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -> dict[str, PointResult]:
+def settle(compiled: CompiledRubric, prepared: PreparedAnswer, lex: Lexical) -> dict[str, Point]:
     """The points the fuzzy matcher settles with confidence (SETTLED_RULES), by id."""
     return {pid: res for pid, (cls, res) in classify(compiled, prepared, lex).items() if cls in SETTLED_RULES}

@@ -1,4 +1,4 @@
-"""The LLM judge: (question, prepared answer) -> one PointResult per key point, from ONE call.
+"""The LLM judge: (question, prepared answer) -> one Point per key point, from ONE call.
 
 `judge` is the whole flow for one answer, written once and doing no I/O: a generator that yields
 `ChatRequest`s and is sent back `ChatReply`s (a `FormatRejected` as a value; a transport failure
@@ -42,7 +42,8 @@ from ..errors import FormatRejected, JudgeConfigError, JudgeError, ReplyError
 from ..llm.chat import ChatRequest
 from ..llm.prompts import build_messages, load_template, prompt_version
 from ..llm.reply import FORMATS, JudgeReply, parse_reply, response_format
-from ..models import Flag, KeyPoint, PointResult, Question, Usage
+from ..models import KeyPoint, Question, Usage
+from ..plain import Flag, Point
 from ..settings import Settings
 from .compiled import CompiledRubric
 from .evidence import check_evidence, one_quote_for_all
@@ -118,7 +119,7 @@ def conversation(
 
 @dataclass(slots=True)
 class JudgeOutcome:
-    points: list[PointResult]
+    points: list[Point]
     usage: Usage
     details: dict
     lang: str  # the language the judge was asked to write feedback in
@@ -137,7 +138,7 @@ class _Plan:
     settings: Settings
     lang: str
     lex: Lexical  # the one lexical run of this answer (hybrid settlement, stuffing, fallback)
-    settled: dict[str, PointResult]
+    settled: dict[str, Point]
     todo: list[KeyPoint]
     messages: list[dict]
     log: Transcript
@@ -192,7 +193,7 @@ def _details(plan: _Plan, cache_state: str, **extra) -> dict:
 def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
     open_ids = set(plan.ids)
     by_id = {p.id: p for p in reply.points if p.id in open_ids}  # unknown ids ignored, last wins
-    points: list[PointResult] = []
+    points: list[Point] = []
     checks: dict[str, str] = {}
     for kp in plan.question.rubric.points:
         if kp.id in plan.settled:
@@ -200,7 +201,7 @@ def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
             continue
         pv = by_id.get(kp.id)
         if pv is None:
-            points.append(PointResult(
+            points.append(Point(
                 id=kp.id, text=kp.text, weight=kp.weight, verdict="unscored", credit=0.0, evidence=None,
                 method="llm", reason="the judge gave no verdict for this point",
             ))
@@ -210,7 +211,7 @@ def _finish(plan: _Plan, reply: JudgeReply, cache_state: str) -> JudgeOutcome:
         if why:
             checks[kp.id] = f"{pv.verdict} -> {verdict}: {why}"
             reason = f"{reason + ' ' if reason else ''}[{pv.verdict} -> {verdict}: {why}]"
-        points.append(PointResult(
+        points.append(Point(
             id=kp.id, text=kp.text, weight=kp.weight, verdict=verdict, credit=CREDIT[verdict],  # type: ignore[arg-type]
             evidence=evidence, method="llm", reason=reason,
         ))

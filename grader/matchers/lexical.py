@@ -25,7 +25,7 @@ from itertools import repeat
 from rapidfuzz import fuzz, process
 
 from ..answer import PreparedAnswer
-from ..models import PointResult
+from ..plain import Point
 from ..text import VERDICT_FALSE, VERDICT_TRUE, clauses, content_length
 from .compiled import CompiledGroup, CompiledPoint, CompiledRubric, occurrence_matches
 from .view import SEP, AnswerView
@@ -51,7 +51,7 @@ _TERM = re.compile(r"[a-z]{2}|[\u3400-\u9fff]")  # a word, not a symbol, value o
 
 @dataclass(slots=True)
 class LexicalMatch:
-    result: PointResult
+    result: Point
     hit_segments: tuple[int, ...]  # indices of the sentences that matched
     groups_found: int  # groups found anywhere in the answer, any polarity
 
@@ -267,10 +267,9 @@ def _paraphrase(point: CompiledPoint, view: AnswerView) -> tuple[float, tuple[in
     return max(0.0, min(1.0, credit)), best_idx
 
 
-def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> PointResult:
-    # built from the matcher's own values: no need to validate them again
-    return PointResult.made(id=point.id, text=point.text, weight=point.weight, verdict=verdict, credit=credit,
-                            evidence=evidence, method=method, reason=reason)
+def _result(point: CompiledPoint, verdict, credit, evidence, method, reason) -> Point:
+    return Point(id=point.id, text=point.text, weight=point.weight, verdict=verdict, credit=credit,
+                 evidence=evidence, method=method, reason=reason)
 
 
 def match_points(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool, view: AnswerView | None = None) -> list[LexicalMatch]:

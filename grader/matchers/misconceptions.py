@@ -20,7 +20,7 @@ whose groups may occur are matched (about 0.1 ms a fuzzy grade, `python eval/mis
 from __future__ import annotations
 
 from ..answer import PreparedAnswer
-from ..models import CLAIMS
+from ..plain import CLAIMS
 from .aliases import AliasProbe
 from .compiled import CompiledMisconception, CompiledRubric
 from .lexical import LexicalMatch, _evidence, _result
