@@ -61,6 +61,8 @@ def verdict(grader, qid, answer, point):
         # ...but not in the words it starts that do not negate
         ("原生 RoPE 可以无限外推到任意长度", "外推", PLAIN),
         ("BERT 用无监督的 MLM 做预训练", "mlm", PLAIN),
+        # ...and only the noun right after it (DeepSeek-V3's "无辅助损失的负载均衡" is load balancing)
+        ("DeepSeek-V3 采用无辅助损失的负载均衡策略", "负载均衡", PLAIN),
     ],
 )
 def test_what_a_cue_negates(sentence, term, expected):

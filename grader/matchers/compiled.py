@@ -65,6 +65,8 @@ def _zh_reverses(text: str, cue: re.Match, start: int) -> bool:
     at = cue.start()
     if _ZH_NOT_NEG.match(text, at) or _ZH_KNOWING.match(text, cue.end()):
         return False
+    if cue.group() == "无" and cue.end() != start:
+        return False  # 无 alone denies only the noun right after it: "无辅助损失的负载均衡" keeps 负载均衡
     if start < at and _ZH_NEED.fullmatch(cue.group()):
         return False
     attribute = _ZH_ATTRIBUTE.match(text, cue.end())
