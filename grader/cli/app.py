@@ -80,6 +80,10 @@ T = TypeVar("T")
 BankOpt = typer.Option(None, "--bank", "-b", metavar="BANK", help="Bundled bank name or path to a bank directory (default llm-interview).")
 ModeOpt = typer.Option(None, "--mode", "-m", metavar="MODE", help="keyword | fuzzy | llm | hybrid (default: $GRADER_MODE or fuzzy, offline).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+# the judge's options, the same wherever a command can call it
+ModelOpt = typer.Option(None, "--model", help="Judge model (llm, hybrid; rubric build --llm); default $GRADER_MODEL.")
+BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server URL; default $OPENAI_BASE_URL.")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the judge cache.")
 ExamplesOpt = typer.Option(
     None, "--examples", help="JSONL of answers you scored (as for eval): the judge sees the most similar ones "
     "to the same question with their scores (llm/hybrid); default $GRADER_EXAMPLES.")

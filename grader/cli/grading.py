@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 
-from .app import BankOpt, ExamplesOpt, JsonOpt, ModeOpt, NExamplesOpt, _console, _err, _read_text_arg, _run, _settings, app, rubric_app
+from .app import BankOpt, BaseUrlOpt, ExamplesOpt, JsonOpt, ModelOpt, ModeOpt, NExamplesOpt, NoCacheOpt, _console, _err, _read_text_arg, _run, _settings, app, rubric_app
 
 
 # ------------------------------------------------------------------ questions
@@ -46,11 +46,11 @@ def grade(
     ),
     reference_file: Optional[Path] = typer.Option(None, "--reference-file", help="Read the reference answer from a file."),
     question: Optional[str] = typer.Option(None, "--question", help="The question text, with --reference."),
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL; default $OPENAI_BASE_URL."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
     examples: Optional[Path] = ExamplesOpt,
     n_examples: Optional[int] = NExamplesOpt,
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    no_cache: bool = NoCacheOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Fail instead of falling back to fuzzy when the judge fails."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Include the judge transcript in --json output."),
     as_json: bool = JsonOpt,
@@ -142,11 +142,11 @@ def batch(
     bank: Optional[str] = BankOpt,
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1, max=1024, help="Judge calls in flight for llm/hybrid (default 8)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, max=256, help="Worker processes for keyword/fuzzy (default: the usable cores unless the input is tiny; 0: in this process)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
     examples: Optional[Path] = ExamplesOpt,
     n_examples: Optional[int] = NExamplesOpt,
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    no_cache: bool = NoCacheOpt,
     summary_json: bool = typer.Option(False, "--summary-json", help="Print the summary as one JSON object on stdout."),
     report: Optional[Path] = typer.Option(None, "--report", metavar="REPORT.html", help="Write a self-contained HTML report (per student or other column, key points missed per question, every answer with its evidence; sort and filter) and REPORT.csv beside it."),
     compare: Optional[Path] = typer.Option(None, "--compare", metavar="OLD_OUT", help="With --report: an earlier OUT of the same input; the report shows which answers moved and why."),
@@ -238,11 +238,11 @@ def eval_cmd(
     labeled: Path = typer.Argument(..., metavar="LABELED", help="JSONL: {id, question_id, answer, score[, max_score, kind, reference_answer, question]}."),
     mode: Optional[str] = ModeOpt,
     bank: Optional[str] = BankOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
     examples: Optional[Path] = ExamplesOpt,
     n_examples: Optional[int] = NExamplesOpt,
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    no_cache: bool = NoCacheOpt,
     worst: int = typer.Option(10, "--worst", help="How many of the worst disagreements to list."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -272,9 +272,9 @@ def calibrate_cmd(
     mode: Optional[str] = ModeOpt,
     folds: int = typer.Option(2, "--folds", min=2, help="Cross-validation folds over questions (2: fit on half the questions, report on the other half)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; do not store the scale in the bank."),
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the judge cache."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    no_cache: bool = NoCacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Fit your own score scale from answers you scored, store it with the bank for this mode, and
@@ -346,9 +346,9 @@ def rubric_build(
     name: Optional[str] = typer.Option(None, "--name", help="Bank name in bank.yaml (default: the directory's name)."),
     llm: bool = typer.Option(False, "--llm", help="Ask the judge model for key points; only points grounded in the reference are kept."),
     max_points: int = typer.Option(12, "--max-points", min=1, max=40, help="At most this many key points per question."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model for --llm; default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for --llm."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the model cache (--llm)."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Build a bank of rubrics from a markdown question bank (review it, then 'grader rubric check')."""
     import logging

@@ -11,7 +11,7 @@ import typer
 
 from ..errors import GraderError, UsageError
 
-from .app import BankOpt, JsonOpt, ModeOpt, _console, _run, _settings, app
+from .app import BankOpt, BaseUrlOpt, JsonOpt, ModelOpt, ModeOpt, _console, _run, _settings, app
 
 
 # ------------------------------------------------------------------ practice, review, history, stats
@@ -58,8 +58,8 @@ def practice(
     bank: Optional[str] = BankOpt,
     question: Optional[str] = typer.Option(None, "--question", "-q", help="Start with this question id."),
     mode: Optional[str] = ModeOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
 ) -> None:
     """Practise interactively: answer, see what you covered and missed, correct the grader.
 
@@ -73,8 +73,8 @@ def practice(
 def review(
     bank: Optional[str] = BankOpt,
     mode: Optional[str] = ModeOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Judge model (llm/hybrid); default $GRADER_MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
 ) -> None:
     """Practise the questions due for review (spaced repetition); says so and exits 0 when none is due."""
     _practice(bank, None, mode, model, base_url, due_only=True)
