@@ -121,12 +121,35 @@ def dev_rows(name: str = "dev") -> list[dict]:
     return [json.loads(line) for line in _dev_text(name).splitlines() if line.strip()]
 
 
-def agreement(built_dir: Path, name: str = "dev") -> dict:
+def curated_without_misconceptions(out: Path) -> Path:
+    """The curated bank copied to `out` with every point's `misconceptions` removed: graded beside the
+    curated bank, it splits the gap to built rubrics (which have none) into the wrong claims' share and
+    the keywords' share."""
+    import yaml
+
+    src = load_bank("llm-interview")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bank.yaml").write_text((Path(src.path) / "bank.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    for f in sorted(Path(src.path).glob("q*.yaml")):
+        data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        for p in data["rubric"]["points"]:
+            p.pop("misconceptions", None)
+        (out / f.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
+BANKS = ("built", "curated", "curated_no_claims")
+
+
+def agreement(built_dir: Path, name: str = "dev", bare_dir: Path | None = None) -> dict:
     rows = dev_rows(name)
     built = load_bank(built_dir)
     kept = [LabeledRow.model_validate(r) for r in rows if r["question_id"] in built.questions]
     out = {"rows": len(kept), "rows_left_out": len(rows) - len(kept)}
-    for name, bank in (("built", str(built_dir)), ("curated", "llm-interview")):
+    banks = [("built", str(built_dir)), ("curated", "llm-interview")]
+    if bare_dir is not None:
+        banks.append(("curated_no_claims", str(bare_dir)))
+    for name, bank in banks:
         res = evaluate(kept, Grader(Settings(mode="fuzzy"), bank=bank), "fuzzy")
         out[name] = {k: res[k] for k in ("spearman", "qwk", "pearson", "mae")}
         out[name]["by_kind"] = {k: v["mean_grader"] for k, v in res.get("by_kind", {}).items()}
@@ -196,7 +219,8 @@ def main() -> None:
         if bank_dir is None:
             bank_dir = Path(tmp) / "seed-built"
             build_bank(HERE / "data" / "seed_bank.md", bank_dir, name="seed-built")
-        res = {"recall": recall(bank_dir), "agreement": {s: agreement(bank_dir, s) for s in SETS},
+        bare = curated_without_misconceptions(Path(tmp) / "curated-no-claims")
+        res = {"recall": recall(bank_dir), "agreement": {s: agreement(bank_dir, s, bare) for s in SETS},
                "verdicts": {s: verdicts(bank_dir, s) for s in SETS}}
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
@@ -216,18 +240,26 @@ def print_set(name: str, a: dict, verdict_counts: dict) -> None:
     print(f"{name} agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
     print("| rubrics | Spearman | QWK | Pearson | MAE |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for bank in ("built", "curated", "on_the_fly"):
+    for bank in ("built", "curated", "curated_no_claims", "on_the_fly"):
+        if bank not in a:
+            continue
         m = a[bank]
-        label = {"on_the_fly": "reference on the fly"}.get(bank, bank)
+        label = {"on_the_fly": "reference on the fly", "curated_no_claims": "curated without misconceptions"}.get(bank, bank)
         print(f"| {label} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
     lo, hi = a["spearman_gap_ci95"]
     print(f"{name} Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
           f"(95% paired bootstrap over the rows, {BOOTSTRAP} resamples: {lo:.3f} to {hi:.3f})")
+    if "curated_no_claims" in a:
+        bare = a["curated_no_claims"]["spearman"]
+        print(f"{name} of which the curated misconceptions: {a['curated']['spearman'] - bare:.3f} "
+              f"(curated without them {bare:.3f}); the rest, keywords and points: {bare - a['built']['spearman']:.3f}")
     print(f"{name} mean score (0-10) by kind of answer:")
-    print("| kind | rows | human | built | curated |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| kind | rows | human | built | curated | curated without misconceptions |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for k, h in a["human_by_kind"].items():
-        print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} |")
+        bare = a.get("curated_no_claims", {}).get("by_kind", {}).get(k)
+        print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} | "
+              f"{'' if bare is None else f'{bare:.2f}'} |")
     print(f"{name} verdicts of the built points (fuzzy), on (answer, point) pairs:")
     for side, kinds in (("good", GOOD_KINDS), ("wrong", WRONG_KINDS)):
         v = verdict_counts[side]
