@@ -116,31 +116,6 @@ def _generic_head(word: str) -> str | None:
     return m.group(1) if m else None
 
 
-QUESTION_HEADS = True
-
-
-def _question_terms(question: str, table) -> tuple[str, ...]:
-    """Every spelling of the table's terms the question names ("位置编码" -> positional encoding ...)."""
-    return tuple(dict.fromkeys(f for t in table.found_in(question) for f in (table.forms(t) or (t,))))
-
-
-def _named_by_modifier(group: list[str], question: str, table) -> list[str]:
-    """A compound whose head is a term the question names ("正弦位置编码", "sinusoidal positional
-    encoding" for "什么是位置编码") is named by its modifier alone, as answers to that question write
-    it ("正弦", "sinusoidal"): every answer writes the head, the modifier is the point. Only a modifier
-    the term table knows: "总参数量" less "参数量" is no term."""
-    heads = _question_terms(question, table)
-    out = []
-    for a in group:
-        for h in heads:
-            if len(h) >= len(a) or not a.endswith(h):
-                continue
-            forms = table.forms(a[: -len(h)].strip(" -的"))
-            if forms:  # a term of its own ("正弦" / sinusoidal), not a fragment ("总", "增加")
-                out.extend(forms)
-    return out
-
-
 def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab: _Vocabulary, limit: int,
                 question: str = "", corpus: "Corpus | None" = None) -> list[list[str]]:
     text = plain(_MATH.sub(_math_words, span_text))
@@ -196,8 +171,6 @@ def _groups_for(span_text: str, labels: list[str], gloss: list[list[str]], vocab
             forms = table.forms(head) if head else None
             if forms:
                 group = list(dict.fromkeys(group + list(forms)))
-        if QUESTION_HEADS and question:
-            group = list(dict.fromkeys(group + _named_by_modifier(group, question, table)))
         group = [a for a in group if a not in used]  # one spelling, one group ("模型" of two glosses)
         used.update(group)
         groups.append(group)
