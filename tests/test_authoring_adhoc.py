@@ -162,3 +162,19 @@ def test_concurrent_builds_leave_the_segmenter_dictionary_as_it_was():
         t.join()
     assert jieba.dt.total == total and jieba.dt.FREQ == freq
     assert all(v == expected[j] for (_, j), v in got.items())
+
+
+def test_general_english_words_take_their_other_words_from_the_term_table():
+    # terms_en.txt: everyday words a student writes for a reference's ("outcome" for "result")
+    from grader.authoring.terms import TERMS_FILES, term_table
+
+    assert any(f.name == "terms_en.txt" for f in TERMS_FILES)
+    assert "outcome" in term_table().forms("result") and "mimic" in term_table().forms("simulate")
+    ref = "It simulates the result of the final product."
+    q = "What does a mock run do?"
+    groups = [g for p in build_rubric(ref, q).points for g in p.keywords]
+    assert any("result" in g and "outcome" in g for g in groups), groups
+    g = Grader(Settings(mode="fuzzy"))
+    other_words = g.grade_reference(ref, "It imitates the outcome.", question=q)  # 0 without the table
+    off = g.grade_reference(ref, "It sorts a list of numbers.", question=q)
+    assert other_words.score >= 5 > off.score == 0
