@@ -37,11 +37,12 @@ from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from rapidfuzz import fuzz  # noqa: E402
 
-from grader.authoring.bank_build import build_bank  # noqa: E402
+from grader.authoring.bank_build import build_bank, file_name, question_yaml  # noqa: E402
 from grader.banks import load_bank  # noqa: E402
 from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
 from grader.answer import prepare  # noqa: E402
@@ -124,19 +125,17 @@ def dev_rows(name: str = "dev") -> list[dict]:
 
 
 def curated_without_misconceptions(out: Path) -> Path:
-    """The curated bank copied to `out` with every point's `misconceptions` removed: graded beside the
+    """The curated bank written to `out` with every point's `misconceptions` removed: graded beside the
     curated bank, it splits the gap to built rubrics (which have none) into the wrong claims' share and
     the keywords' share."""
-    import yaml
+    from misconceptions import without_misconceptions
 
     src = load_bank("llm-interview")
     out.mkdir(parents=True, exist_ok=True)
     (out / "bank.yaml").write_text((Path(src.path) / "bank.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    for f in sorted(Path(src.path).glob("q*.yaml")):
-        data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        for p in data["rubric"]["points"]:
-            p.pop("misconceptions", None)
-        (out / f.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    width = max(len(qid) for qid in src.questions)
+    for qid, q in src.questions.items():
+        (out / file_name(qid, width)).write_text(question_yaml(without_misconceptions(q)), encoding="utf-8")
     return out
 
 
