@@ -18,8 +18,9 @@ curated rubrics of the bundled bank (rubrics/llm-interview).
    built bank and of the curated bank with the human scores, on the same rows: the rows of the
    questions the built bank has (question 16 has no reference answer, so it is not built); and of
    the same rows graded against their reference on the fly (`--reference`: no bank, no corpus).
-   The same on the held-out second dev set (eval/data/dev2.jsonl, the mean of its two scorers):
-   the builder's settings are chosen on dev and reported on dev2.
+   The same on the third dev set (eval/data/dev3.jsonl, the mean of its two scorers), a second set
+   to choose on, and on the held-out second dev set (eval/data/dev2.jsonl, the mean of its two
+   scorers): the builder's settings are chosen on dev and dev3 and reported on dev2.
 
 eval/data/seed_bank.md is a copy of the seed bank (source: hello-agents, named in the file).
 """
@@ -36,11 +37,12 @@ from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from rapidfuzz import fuzz  # noqa: E402
 
-from grader.authoring.bank_build import build_bank  # noqa: E402
+from grader.authoring.bank_build import build_bank, file_name, question_yaml  # noqa: E402
 from grader.banks import load_bank  # noqa: E402
 from grader.runs.evaluate import LabeledRow, evaluate  # noqa: E402
 from grader.answer import prepare  # noqa: E402
@@ -108,10 +110,11 @@ def recall(built_dir: Path, curated: str = "llm-interview") -> dict:
     }
 
 
-SETS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl"}
+SETS = {"dev": "dev.jsonl", "dev3": "dev3.jsonl", "dev2": "dev2.jsonl"}  # dev2 last: held out
+TUNING_SETS = ("dev", "dev3")
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _dev_text(name: str) -> str:
     return (HERE / "data" / SETS[name]).read_text(encoding="utf-8")
 
@@ -121,12 +124,33 @@ def dev_rows(name: str = "dev") -> list[dict]:
     return [json.loads(line) for line in _dev_text(name).splitlines() if line.strip()]
 
 
-def agreement(built_dir: Path, name: str = "dev") -> dict:
+def curated_without_misconceptions(out: Path) -> Path:
+    """The curated bank written to `out` with every point's `misconceptions` removed: graded beside the
+    curated bank, it splits the gap to built rubrics (which have none) into the wrong claims' share and
+    the keywords' share."""
+    from misconceptions import without_misconceptions
+
+    src = load_bank("llm-interview")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bank.yaml").write_text((Path(src.path) / "bank.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    width = max(len(qid) for qid in src.questions)
+    for qid, q in src.questions.items():
+        (out / file_name(qid, width)).write_text(question_yaml(without_misconceptions(q)), encoding="utf-8")
+    return out
+
+
+BANKS = ("built", "curated", "curated_no_claims")
+
+
+def agreement(built_dir: Path, name: str = "dev", bare_dir: Path | None = None) -> dict:
     rows = dev_rows(name)
     built = load_bank(built_dir)
     kept = [LabeledRow.model_validate(r) for r in rows if r["question_id"] in built.questions]
     out = {"rows": len(kept), "rows_left_out": len(rows) - len(kept)}
-    for name, bank in (("built", str(built_dir)), ("curated", "llm-interview")):
+    banks = [("built", str(built_dir)), ("curated", "llm-interview")]
+    if bare_dir is not None:
+        banks.append(("curated_no_claims", str(bare_dir)))
+    for name, bank in banks:
         res = evaluate(kept, Grader(Settings(mode="fuzzy"), bank=bank), "fuzzy")
         out[name] = {k: res[k] for k in ("spearman", "qwk", "pearson", "mae")}
         out[name]["by_kind"] = {k: v["mean_grader"] for k, v in res.get("by_kind", {}).items()}
@@ -147,7 +171,7 @@ def agreement(built_dir: Path, name: str = "dev") -> dict:
 
 BOOTSTRAP = 2000
 GOOD_KINDS = ("excellent_paraphrase", "excellent", "english", "mixed", "good_missing_points")
-WRONG_KINDS = ("negated_reference", "misconception")
+WRONG_KINDS = ("negated_reference", "misconception", "misconception_major")
 
 
 def verdicts(built_dir: Path, name: str = "dev") -> dict:
@@ -172,6 +196,43 @@ def verdicts(built_dir: Path, name: str = "dev") -> dict:
     return out
 
 
+def group_hits(bank_dir: Path | str, rows: list[dict]) -> dict[tuple[str, str, int], dict[str, list[int]]]:
+    """How often each keyword group of a bank is found (fuzzy, with its polarity) by good answers and
+    by wrong ones: (question, point id, group index) -> {"good": [found, answers], "wrong": [...]}.
+    Each group is matched as a point of its own, so it is found wherever the matcher finds it (any
+    window of the answer), whatever the point's other groups do. A group good answers rarely find is
+    too narrow (or names a detail they leave out); one wrong answers find as often as good ones tells
+    nothing."""
+    from grader.models import KeyPoint, Rubric
+
+    bank = load_bank(bank_dir)
+    singles = {}
+    for qid, q in bank.questions.items():
+        keys = [(p.id, gi) for p in q.rubric.points for gi in range(len(p.keywords))]
+        pts = [KeyPoint(id=f"g{k}", text=" ".join(g), keywords=[g]) for k, g in enumerate(g for p in q.rubric.points for g in p.keywords)]
+        singles[qid] = (keys, compile_rubric(Rubric(points=pts), f"{q.question}\n{q.reference_answer or ''}"))
+    out: dict[tuple[str, str, int], dict[str, list[int]]] = {}
+    for row in rows:
+        side = "good" if row["kind"] in GOOD_KINDS else "wrong" if row["kind"] in WRONG_KINDS else None
+        if side is None or row["question_id"] not in singles:
+            continue
+        keys, compiled = singles[row["question_id"]]
+        for (pid, gi), m in zip(keys, match_points(compiled, prepare(row["answer"]), fuzzy=True)):
+            cell = out.setdefault((row["question_id"], pid, gi), {"good": [0, 0], "wrong": [0, 0]})[side]
+            cell[0] += m.result.verdict == "covered"
+            cell[1] += 1
+    return out
+
+
+def hit_rates(hits: dict) -> dict[str, float | None]:
+    """Share of (answer, group) pairs in which the group is found, for good and for wrong answers."""
+    out = {}
+    for side in ("good", "wrong"):
+        n = sum(v[side][1] for v in hits.values())
+        out[side] = round(sum(v[side][0] for v in hits.values()) / n, 3) if n else None
+    return out
+
+
 def gap_interval(scores: dict[str, dict[str, float]], n: int = BOOTSTRAP, seed: int = 0) -> list[float]:
     """95% interval of the Spearman gap (curated - built) over resamples of the rows, both banks on
     the same resampled rows (paired): how far 120 answers can tell one gap from another."""
@@ -190,16 +251,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bank", type=Path, help="an already built bank directory (default: build the seed bank offline)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--groups", action="store_true",
+                    help="list each built keyword group with how often good and wrong answers of the tuning sets (dev, dev3) find it")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bank_dir = args.bank
         if bank_dir is None:
             bank_dir = Path(tmp) / "seed-built"
             build_bank(HERE / "data" / "seed_bank.md", bank_dir, name="seed-built")
-        res = {"recall": recall(bank_dir), "agreement": {s: agreement(bank_dir, s) for s in SETS},
+        bare = curated_without_misconceptions(Path(tmp) / "curated-no-claims")
+        res = {"recall": recall(bank_dir), "agreement": {s: agreement(bank_dir, s, bare) for s in SETS},
                "verdicts": {s: verdicts(bank_dir, s) for s in SETS}}
+        hits = {s: {"built": group_hits(bank_dir, dev_rows(s)), "curated": group_hits("llm-interview", dev_rows(s))} for s in SETS}
+        res["group_hit_rates"] = {s: {b: hit_rates(h) for b, h in v.items()} for s, v in hits.items()}
+        narrow = [(s, k, v) for s in TUNING_SETS for k, v in hits[s]["built"].items()]
+        groups = {(qid, p.id, gi): g for qid, q in load_bank(bank_dir).questions.items() for p in q.rubric.points
+                  for gi, g in enumerate(p.keywords)}
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    if args.groups:
+        print_groups(narrow, groups)
         return
     r = res["recall"]
     print(f"key-point recall (span overlap >= {SPAN_OVERLAP}): {r['recall_span']}  "
@@ -210,24 +282,55 @@ def main() -> None:
         print(f"  q{q['question']:>2}: {q['found']}/{q['curated']} curated points covered, {q['built_points']} built points")
     for name in SETS:
         print_set(name, res["agreement"][name], res["verdicts"][name])
+    print("keyword groups found (fuzzy, each group matched on its own), share of (answer, group) pairs:")
+    print("| set | built, good answers | built, wrong answers | curated, good answers | curated, wrong answers |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, r in res["group_hit_rates"].items():
+        print(f"| {name} | {r['built']['good']} | {r['built']['wrong']} | {r['curated']['good']} | {r['curated']['wrong']} |")
+
+
+def print_groups(cells: list, groups: dict) -> None:
+    """Per built group, dev and dev3 together (the tuning sets; dev2's answers are not read one by one)."""
+    total: dict = {}
+    for _, key, v in cells:
+        t = total.setdefault(key, {"good": [0, 0], "wrong": [0, 0]})
+        for side in ("good", "wrong"):
+            t[side][0] += v[side][0]
+            t[side][1] += v[side][1]
+    print("question | point | group | good answers that find it | wrong answers that find it | aliases")
+    for (qid, pid, gi), v in sorted(total.items(), key=lambda kv: (_qkey(kv[0][0]), kv[0][1], kv[0][2])):
+        g, w = v["good"], v["wrong"]
+        print(f"q{qid} | {pid} | {gi} | {g[0]}/{g[1]} | {w[0]}/{w[1]} | {', '.join(groups[(qid, pid, gi)][:6])}")
+
+
+def _qkey(qid: str):
+    return (0, int(qid), "") if qid.isdigit() else (1, 0, qid)
 
 
 def print_set(name: str, a: dict, verdict_counts: dict) -> None:
     print(f"{name} agreement, fuzzy mode, {a['rows']} rows ({a['rows_left_out']} rows of questions without a reference left out):")
     print("| rubrics | Spearman | QWK | Pearson | MAE |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for bank in ("built", "curated", "on_the_fly"):
+    for bank in ("built", "curated", "curated_no_claims", "on_the_fly"):
+        if bank not in a:
+            continue
         m = a[bank]
-        label = {"on_the_fly": "reference on the fly"}.get(bank, bank)
+        label = {"on_the_fly": "reference on the fly", "curated_no_claims": "curated without misconceptions"}.get(bank, bank)
         print(f"| {label} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['pearson']:.3f} | {m['mae']:.3f} |")
     lo, hi = a["spearman_gap_ci95"]
     print(f"{name} Spearman gap (curated - built): {a['spearman_gap']:.3f}  "
           f"(95% paired bootstrap over the rows, {BOOTSTRAP} resamples: {lo:.3f} to {hi:.3f})")
+    if "curated_no_claims" in a:
+        bare = a["curated_no_claims"]["spearman"]
+        print(f"{name} of which the curated misconceptions: {a['curated']['spearman'] - bare:.3f} "
+              f"(curated without them {bare:.3f}); the rest, keywords and points: {bare - a['built']['spearman']:.3f}")
     print(f"{name} mean score (0-10) by kind of answer:")
-    print("| kind | rows | human | built | curated |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| kind | rows | human | built | curated | curated without misconceptions |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for k, h in a["human_by_kind"].items():
-        print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} |")
+        bare = a.get("curated_no_claims", {}).get("by_kind", {}).get(k)
+        print(f"| {k} | {a['rows_by_kind'].get(k, '')} | {h:.2f} | {a['built']['by_kind'][k]:.2f} | {a['curated']['by_kind'][k]:.2f} | "
+              f"{'' if bare is None else f'{bare:.2f}'} |")
     print(f"{name} verdicts of the built points (fuzzy), on (answer, point) pairs:")
     for side, kinds in (("good", GOOD_KINDS), ("wrong", WRONG_KINDS)):
         v = verdict_counts[side]
