@@ -19,6 +19,8 @@ whose groups may occur are matched (about 0.1 ms a fuzzy grade, `python eval/mis
 
 from __future__ import annotations
 
+import re
+
 from ..answer import PreparedAnswer
 from ..models import CLAIMS
 from .aliases import AliasProbe
@@ -31,27 +33,78 @@ from .view import _HEADING_END, AnswerView
 COVERED = "apart"
 
 
+# How close a claim's groups must be in the sentence that states it (the sentences of a window
+# before it are headings: what is found there counts): "window" anywhere in it, "clause" in one
+# clause (CLAIM_CLAUSE), "near" within NEAR characters of each other
+SPAN = "window"
+NEAR = 30
+CLAIM_CLAUSE = re.compile(r"[,;:]|\b(?:but|while|whereas)\b|但是|但|而是|然而|不过|却")
+
+# A wrong claim named to refute it ("常见误解是 X，其实 Y", "a common mistake is to think X", "X 是错误的",
+# "rather than X"), before it in its sentence or in a heading above it ("**常见误区**："), after it in
+# its clause: it is not stated
+REFUTE_BEFORE = re.compile(
+    r"误解|误区|误以为|误认为|错误地?认为|错误的(?:说法|观点|理解|认识)|错误说法|常见错误|并非如此|以为|rather than|instead of|而不是|而非"
+    r"|\b(?:misconceptions?|mistakes?|myths?|misunderstandings?|wrongly|mistakenly|incorrectly|erroneously|fallacy)\b"
+    r"|\bcontrary to\b|\bit is (?:wrong|incorrect|false|a mistake) to\b|\bpeople (?:often |sometimes )?(?:think|believe|assume)\b"
+)
+REFUTE_AFTER = re.compile(
+    r"^[^,;:]{0,12}?(?:是错的|是错误的|是不对的|不对|不正确|是误解|是一个?误区|是一种误解|是个误区|的说法是错|这种说法|这是错|并不成立|不成立)"
+    r"|^[^,;:]{0,30}?\b(?:is|are|was) (?:a |another )?(?:wrong|incorrect|false|a myth|a misconception|a (?:common )?mistake|not true|not correct)\b"
+)
+
+
+def _refuted(norm: str, start: int, end: int) -> bool:
+    """Is the occurrence norm[start:end] of a claim's group named to refute it?"""
+    return REFUTE_BEFORE.search(norm, 0, start) is not None or REFUTE_AFTER.search(norm[end:]) is not None
+
+
+def _close(occ: list[tuple[int, int]], norm: str) -> bool:
+    """Are these occurrences (one per group, in one sentence) close enough for SPAN?"""
+    lo, hi = min(s for s, _ in occ), max(e for _, e in occ)
+    if SPAN == "near":
+        return hi - lo <= NEAR + max(e - s for s, e in occ)
+    return CLAIM_CLAUSE.search(norm, lo, hi) is None  # "clause": no break between the first and the last
+
+
 def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple[int, int]]]) -> tuple[int, ...] | None:
     """The sentences of the first window that states the wrong claim, or None; `spans`: each
     group's occurrences in the joined answer."""
-    found: list[set[int]] = []
+    found: list[dict[int, list[tuple[int, int]]]] = []  # per group: sentence -> occurrences there
     for group, occurrences in zip(misc.groups, spans):
-        segs = set()
+        segs: dict[int, list[tuple[int, int]]] = {}
         for s, e in occurrences:
             j = view.seg_of(s)
-            if j not in segs and view.matches(group, j, s - view.starts[j], e - view.starts[j]):
-                segs.add(j)
+            a, b = s - view.starts[j], e - view.starts[j]
+            if view.matches(group, j, a, b) and not _refuted(view.segs[j].norm, a, b):
+                segs.setdefault(j, []).append((a, b))
         if not segs:
             return None
         found.append(segs)
-    for k in sorted({k for j in found[0] for k in view.by_seg[j]}):
+    for k in sorted({k for segs in found[:1] for j in segs for k in view.by_seg[j]}):
         span = view.windows[k]
         if any(not _HEADING_END.search(view.segs[j].text) for j in span[:-1]):
             continue  # a short statement before the sentence is a claim of its own, not its heading
+        if any(REFUTE_BEFORE.search(view.segs[j].norm) for j in span[:-1]):
+            continue  # under a heading that names wrong claims ("常见误区：")
         hit = [next((j for j in span if j in segs), None) for segs in found]
-        if None not in hit:
-            return tuple(sorted(set(hit)))
+        if None in hit:
+            continue
+        last = span[-1]
+        if SPAN != "window" and sum(1 for j in hit if j == last) > 1:
+            # the groups in the sentence itself must be close; those in its headings count as found
+            here = [segs[last] for segs, j in zip(found, hit) if j == last]
+            if not any(_close(list(occ), view.segs[last].norm) for occ in _product(here)):
+                continue
+        return tuple(sorted(set(hit)))
     return None
+
+
+def _product(lists: list[list[tuple[int, int]]], limit: int = 64):
+    """One occurrence per group, each way (at most `limit` ways: a claim's groups occur a few times)."""
+    from itertools import islice, product
+
+    return islice(product(*lists), limit)
 
 
 def _automaton(compiled: CompiledRubric):
