@@ -168,3 +168,25 @@ def test_a_built_rubric_writes_misconceptions_only_when_it_has_some(bank):
     q = load_bank(bank).questions["1"]
     text = question_yaml(q)
     assert text.count("misconceptions:") == 1 and "Q、K、V 由同一个共享的投影矩阵得到" in text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param("常见误解是 Q、K、V 共享同一个投影矩阵，其实是三个独立的矩阵。", id="zh_common_misconception"),
+        pytest.param("有人误以为 Q、K、V 来自同一个共享的投影矩阵。", id="zh_wrongly_think"),
+        pytest.param("Q、K、V 来自同一个共享的投影矩阵，这种说法是错误的。", id="zh_said_wrong_after"),
+        pytest.param("**常见误区**：\nQ、K、V 共享同一个投影矩阵。", id="zh_under_a_heading"),
+        pytest.param("A common mistake is to think that Q, K and V share the same projection matrix.", id="en_mistake"),
+        pytest.param("Each of Q, K and V has its own matrix rather than one shared projection matrix.", id="en_rather_than"),
+    ],
+)
+def test_a_wrong_claim_named_to_refute_it_is_not_stated(bank, answer):
+    _, p = point(bank, answer)
+    assert not (p.reason or "").startswith("the answer claims"), (p.verdict, p.reason)
+
+
+@pytest.mark.parametrize("answer", ["Q、K、V 共享同一个投影矩阵。", "Q, K and V share the same projection matrix."])
+def test_the_same_claims_stated_plainly_are_found(bank, answer):
+    _, p = point(bank, answer)
+    assert (p.reason or "").startswith("the answer claims"), (p.verdict, p.reason)

@@ -49,7 +49,7 @@ REFUTE_BEFORE = re.compile(
     r"|\bcontrary to\b|\bit is (?:wrong|incorrect|false|a mistake) to\b|\bpeople (?:often |sometimes )?(?:think|believe|assume)\b"
 )
 REFUTE_AFTER = re.compile(
-    r"^[^,;:]{0,12}?(?:是错的|是错误的|是不对的|不对|不正确|是误解|是一个?误区|是一种误解|是个误区|的说法是错|这种说法|这是错|并不成立|不成立)"
+    r"^[^;:.!?]{0,16}?(?:是错的|是错误的|是不对的|不对|不正确|是误解|是一个?误区|是一种误解|是个误区|的说法是错|这种说法|这是错|并不成立|不成立)"
     r"|^[^,;:]{0,30}?\b(?:is|are|was) (?:a |another )?(?:wrong|incorrect|false|a myth|a misconception|a (?:common )?mistake|not true|not correct)\b"
 )
 
@@ -67,9 +67,16 @@ def _close(occ: list[tuple[int, int]], norm: str) -> bool:
     return CLAIM_CLAUSE.search(norm, lo, hi) is None  # "clause": no break between the first and the last
 
 
-def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple[int, int]]]) -> tuple[int, ...] | None:
+def under_refuting(view: AnswerView) -> frozenset[int]:
+    """The sentences under a heading (or a lead-in) that names wrong claims ("**常见误区**：")."""
+    return frozenset(span[-1] for span in view.windows if len(span) > 1
+                     and any(REFUTE_BEFORE.search(view.segs[j].norm) for j in span[:-1]))
+
+
+def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple[int, int]]],
+           refuting: frozenset[int] = frozenset()) -> tuple[int, ...] | None:
     """The sentences of the first window that states the wrong claim, or None; `spans`: each
-    group's occurrences in the joined answer."""
+    group's occurrences in the joined answer; `refuting`: `under_refuting(view)`."""
     found: list[dict[int, list[tuple[int, int]]]] = []  # per group: sentence -> occurrences there
     for group, occurrences in zip(misc.groups, spans):
         segs: dict[int, list[tuple[int, int]]] = {}
@@ -85,7 +92,7 @@ def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple
         span = view.windows[k]
         if any(not _HEADING_END.search(view.segs[j].text) for j in span[:-1]):
             continue  # a short statement before the sentence is a claim of its own, not its heading
-        if any(REFUTE_BEFORE.search(view.segs[j].norm) for j in span[:-1]):
+        if span[-1] in refuting:
             continue  # under a heading that names wrong claims ("常见误区：")
         hit = [next((j for j in span if j in segs), None) for segs in found]
         if None in hit:
@@ -174,12 +181,13 @@ def misconceived(compiled: CompiledRubric, view: AnswerView, matches: list[Lexic
     if not occurring:
         return matches
     prepared = view.prepared
+    refuting = under_refuting(view)
     out = []
     for pi, (point, m) in enumerate(zip(compiled.points, matches)):
         covered = m.result.verdict == "covered"
         if point.misconceptions and not (covered and COVERED == "always"):
             for mi, misc in enumerate(point.misconceptions):
-                idx = stated(view, misc, occurring[(pi, mi)]) if (pi, mi) in occurring else None
+                idx = stated(view, misc, occurring[(pi, mi)], refuting) if (pi, mi) in occurring else None
                 if idx is not None and not (covered and COVERED == "apart" and set(idx).isdisjoint(m.hit_segments)):
                     res = _result(point, "contradicted", 0.0, _evidence(prepared, idx), "keyword", CLAIMS + misc.text)
                     m = LexicalMatch(res, idx, m.groups_found)
@@ -193,5 +201,6 @@ def claims_stated(compiled: CompiledRubric, prepared: PreparedAnswer) -> list[tu
     (`grader rubric check` reads the reference answer with it)."""
     view = AnswerView(prepared)
     occurring = _occurrences(compiled, view.joined)
+    refuting = under_refuting(view)
     return [(compiled.points[pi].id, compiled.points[pi].misconceptions[mi].text)
-            for (pi, mi), spans in sorted(occurring.items()) if stated(view, compiled.points[pi].misconceptions[mi], spans)]
+            for (pi, mi), spans in sorted(occurring.items()) if stated(view, compiled.points[pi].misconceptions[mi], spans, refuting)]
