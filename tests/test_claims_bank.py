@@ -12,6 +12,11 @@ from grader.pipeline import Grader
 from grader.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "claims"
+# (question, point, claim) left out of the bundled rubrics, with why
+DROPPED = {
+    ("6", "under-trained", "参数巨大而数据不足的模型是过度训练（over-trained）的"):
+        "the reference answer states it (its own labels are swapped) and people give a copy of it full marks",
+}
 
 
 def _cases():
@@ -19,6 +24,8 @@ def _cases():
         qid = str(int(path.stem[1:]))
         for pid, claims in yaml.safe_load(path.read_text(encoding="utf-8")).items():
             for i, claim in enumerate(claims):
+                if (qid, pid, claim["text"]) in DROPPED:
+                    continue
                 for kind in ("fires", "safe"):
                     for j, sentence in enumerate(claim[kind]):
                         yield pytest.param(qid, pid, claim["text"], kind, sentence, id=f"q{qid}-{pid}-{i}-{kind}{j}")
