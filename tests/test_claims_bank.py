@@ -48,3 +48,11 @@ def test_a_bundled_wrong_claim_fires_on_its_sentences_and_on_no_safe_one(grader,
 
 def test_the_claims_data_covers_every_question_it_names():
     assert sorted(DATA.glob("q*.yaml")), "no claims data"
+
+
+def test_a_one_sentence_wrong_claim_is_graded_as_one_not_as_off_topic(grader):
+    # few of the topic's words, but a known wrong claim about a point: the answer is on the topic
+    r = grader.grade("1", "缩放的作用主要是加快计算速度。")
+    assert "off_topic" not in r.flags
+    assert {p.id: p for p in r.points}["scale-why"].verdict == "contradicted"
+    assert r.score == 0.0

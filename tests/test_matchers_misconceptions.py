@@ -190,3 +190,16 @@ def test_a_wrong_claim_named_to_refute_it_is_not_stated(bank, answer):
 def test_the_same_claims_stated_plainly_are_found(bank, answer):
     _, p = point(bank, answer)
     assert (p.reason or "").startswith("the answer claims"), (p.verdict, p.reason)
+
+
+@pytest.mark.parametrize(
+    "span, found",
+    [("window", True), ("clause", False), ("near", False)],
+)
+def test_how_close_a_claims_groups_must_be(bank, monkeypatch, span, found):
+    # the claim's two groups in one sentence, in different clauses, far apart
+    monkeypatch.setattr(misconceptions, "SPAN", span)
+    answer = "大家都说多个头之间共享同一个输入序列和位置编码，在每一层计算完注意力以后做残差连接和层归一化，最后再经过一个线性的投影矩阵输出结果。"
+    _, p = point(bank, answer)
+    assert (p.reason or "").startswith("the answer claims") == found, (p.verdict, p.reason)
+    assert point(bank, "Q、K、V 共享同一个投影矩阵。")[1].verdict == "contradicted"
