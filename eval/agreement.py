@@ -1,6 +1,6 @@
 """Agreement with human graders for every offline mode, beside three baselines, on the same rows.
 
-    python eval/agreement.py                 # dev set, ADS (zh), Mohler (en): the README table
+    python eval/agreement.py                 # dev, dev3, dev2 (held out), ADS (zh), Mohler (en): the README table
     python eval/agreement.py --sets dev      # one set
     python eval/agreement.py --json
 
@@ -10,6 +10,8 @@ Data (copied into eval/data/, sources and licences in eval/data/README.md):
   offline setting was chosen on this set.
 - dev2.jsonl: 160 more answers to the same questions, written and scored blind by others, held out:
   no setting is chosen on it; it says what the dev figures are worth.
+- dev3.jsonl: 160 more answers, written and scored blind as dev2 was, weighted towards the kinds the
+  grader found hard (wrong claims, negated references, injections): a second set to choose on.
 - ads_train.jsonl: ADS short answers (Chinese), graded against each row's reference answer.
 - mohler.jsonl: Mohler et al. 2011 (English), graded against each row's reference answer.
 All scores are put on 0-10 before comparing.
@@ -35,7 +37,7 @@ from grader.runs.metrics import agreement  # noqa: E402
 from grader.pipeline import Grader  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
-SETS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl", "ads": "ads_train.jsonl", "mohler": "mohler.jsonl"}
+SETS = {"dev": "dev.jsonl", "dev3": "dev3.jsonl", "dev2": "dev2.jsonl", "ads": "ads_train.jsonl", "mohler": "mohler.jsonl"}
 MODES = ("keyword", "fuzzy")
 
 
@@ -72,7 +74,7 @@ def measure(name: str) -> list[dict]:
                 second[o["id"]] = o["score"]
         a = agreement(human, [second[r["id"]] for r in rows])
         out.append({"set": name, "grader": "second human scorer", **a})
-    if name == "dev2":  # two blind scorers; the label is their mean
+    if name in ("dev2", "dev3"):  # two blind scorers; the label is their mean
         a = agreement([r["score_a"] for r in rows], [r["score_b"] for r in rows])
         out.append({"set": name, "grader": "scorer A against scorer B", **a})
     return out

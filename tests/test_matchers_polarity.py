@@ -55,6 +55,12 @@ def verdict(grader, qid, answer, point):
         # a negated verb of knowing: what someone lacks, not whether the term holds (dev-q2-03, the issue's case)
         ("Transformer 需要它，是因为模型本身不知道词的先后顺序。", "顺序", UNREAD),
         ("位置编码是必需的，因为 Transformer 不知道顺序。", "顺序", UNREAD),
+        # 无 alone is a cue of absence right before its noun (dev3-q3-06: "无可训练参数" agrees with
+        # "不引入额外可训练参数")...
+        ("RoPE无可训练参数，不受max_len表大小限制", "可训练参数", BEFORE),
+        # ...but not in the words it starts that do not negate
+        ("原生 RoPE 可以无限外推到任意长度", "外推", PLAIN),
+        ("BERT 用无监督的 MLM 做预训练", "mlm", PLAIN),
     ],
 )
 def test_what_a_cue_negates(sentence, term, expected):
@@ -69,6 +75,12 @@ def test_a_claim_negating_something_else_in_its_clause_still_states_the_term():
     # "通过路由偏置实现负载均衡并不依赖辅助损失": the cue negates 依赖辅助损失, the bias is stated
     assert polarity_matches("clause", PLAIN) and polarity_matches("clause", CLAUSE)
     assert not polarity_matches("clause", BEFORE)  # "不做路由偏置调整" reverses it
+
+
+def test_absence_stated_with_wu_agrees_with_a_negated_point(bundled):
+    # dev3-q3-06, an excellent answer: the point was contradicted when 无 was not read as a cue
+    answer = "RoPE 无可训练参数，不受 max_len 表大小限制；长度外推表现相对好。"
+    assert verdict(bundled, "3", answer, "rope-no-params") == "covered"
 
 
 def test_the_issues_answer_is_not_marked_the_opposite(bundled):

@@ -20,11 +20,11 @@ from .aliases import _ALNUM, AliasProbe, alias_regex  # noqa: F401 - alias_regex
 
 # Negation cues just before a term, in the same clause.
 _ZH_NEG = re.compile(
-    r"不是|不能|不会|不可|不需要?|不用|不必|不再|没有|没|无法|无需|无须|并非|并不|未能|未|难以|缺乏|不"
+    r"不是|不能|不会|不可|不需要?|不用|不必|不再|没有|没|无法|无需|无须|并非|并不|未能|未|难以|缺乏|不|无"
 )
 # Words that start like a cue but do not negate.
 # (不足 / 不够 state a shortage, the very claim of "显存不够"; they are not reversals)
-_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错|不等|没问题")
+_ZH_NOT_NEG = re.compile(r"不仅|不只|不但|不断|不同|不少|不错|不管|不过|不妨|不论|不足|不够|不久|未来|未知|没错|不等|没问题|无论|无限|无穷|无损|无监督|无关|无偏|无数|无非|无疑|无意")
 _EN_NEG = frozenset(
     "not no never cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't "
     "shouldn't haven't hasn't hadn't couldn't mustn't without neither nor unable fail fails failed lack lacks "
