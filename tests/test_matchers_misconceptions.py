@@ -203,3 +203,42 @@ def test_how_close_a_claims_groups_must_be(bank, monkeypatch, span, found):
     _, p = point(bank, answer)
     assert (p.reason or "").startswith("the answer claims") == found, (p.verdict, p.reason)
     assert point(bank, "Q、K、V 共享同一个投影矩阵。")[1].verdict == "contradicted"
+
+
+ARCH = """\
+id: '1'
+question: Encoder-Only 和 Decoder-Only 有什么区别？
+reference_answer: Encoder-Only 使用双向注意力，擅长理解。Decoder-Only 使用因果注意力，擅长生成。
+rubric:
+  points:
+    - id: encoder-bidirectional
+      text: Encoder-Only 使用双向注意力
+      keywords:
+        - [encoder-only, bert]
+        - [双向, bidirectional]
+      misconceptions:
+        - text: Encoder-Only 使用单向注意力
+          keywords:
+            - [encoder-only使用单向, bert使用单向, encoder-only uses unidirectional]
+    - id: decoder-causal
+      text: Decoder-Only 使用因果注意力
+      keywords:
+        - [decoder-only, gpt]
+        - [因果, causal]
+"""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Encoder-Only（BERT、RoBERTa）：使用单向的因果注意力，只能看左边。",
+        "BERT：使用单向注意力。",
+        "Encoder-only (BERT, RoBERTa) uses unidirectional attention.",
+    ],
+)
+def test_a_claim_is_found_across_the_aside_between_its_subject_and_what_it_says(tmp_path, answer):
+    bank = one_question_bank(tmp_path, "arch", ARCH)
+    r = Grader(Settings(mode="fuzzy"), bank=str(bank)).grade("1", answer)
+    p = {p.id: p for p in r.points}["encoder-bidirectional"]
+    assert p.verdict == "contradicted" and p.reason == "the answer claims: Encoder-Only 使用单向注意力", (p.verdict, p.reason)
+    assert p.evidence and p.evidence in answer

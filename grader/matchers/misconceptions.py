@@ -135,7 +135,7 @@ def _automaton(compiled: CompiledRubric):
     return automaton
 
 
-def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int], list[list[tuple[int, int]]]]:
+def _occurrences_in(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int], list[list[tuple[int, int]]]]:
     """(point, claim) -> each group's occurrences in the joined answer, for the wrong claims all of
     whose groups occur: one pass over the text finds every alias's piece, and only the aliases
     whose piece is there are matched, around it (as `CompiledRubric.exact_spans` does for points)."""
@@ -169,6 +169,41 @@ def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int],
             groups.append(sorted(spans))
         else:
             out[(pi, mi)] = groups
+    return out
+
+
+# What a sentence puts between a claim's subject and what it says of it: a parenthesis of examples
+# or a gloss, a colon, quotes ("Encoder-Only（BERT、RoBERTa）：使用单向的因果注意力"). A claim's
+# aliases ("encoder-only 使用单向") are also looked for in the answer without them.
+_ASIDE = re.compile(r"\([^()\x00]{0,40}\)|[:\"]")
+
+
+def _compact(joined: str) -> tuple[str, list[int]] | None:
+    """The joined answer without its asides, and where each of its characters was; None when it has none."""
+    if not _ASIDE.search(joined):
+        return None
+    keep: list[int] = []
+    pos = 0
+    for m in _ASIDE.finditer(joined):
+        keep.extend(range(pos, m.start()))
+        pos = m.end()
+    keep.extend(range(pos, len(joined)))
+    return "".join(joined[i] for i in keep), keep
+
+
+def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int], list[list[tuple[int, int]]]]:
+    """`_occurrences_in` the answer, and in the answer without its asides (`_compact`), with those
+    occurrences put back where they are in the answer."""
+    out = _occurrences_in(compiled, joined)
+    compact = _compact(joined)
+    if compact is None:
+        return out
+    text, where = compact
+    for key, groups in _occurrences_in(compiled, text).items():
+        mapped = [[(where[s], where[e - 1] + 1) for s, e in spans] for spans in groups]
+        if key in out:
+            mapped = [sorted(set(a) | set(b)) for a, b in zip(out[key], mapped)]
+        out[key] = mapped
     return out
 
 
