@@ -242,3 +242,15 @@ def test_a_claim_is_found_across_the_aside_between_its_subject_and_what_it_says(
     p = {p.id: p for p in r.points}["encoder-bidirectional"]
     assert p.verdict == "contradicted" and p.reason == "the answer claims: Encoder-Only 使用单向注意力", (p.verdict, p.reason)
     assert p.evidence and p.evidence in answer
+
+
+def test_a_wrong_claim_beside_the_right_statement_contradicts_the_point(bank):
+    # the point made in one sentence, its known wrong claim stated plainly in the next (COVERED "never")
+    answer = "Q、K、V 由三个投影矩阵得到。这三个其实共享同一个投影矩阵。"
+    assert point(bank, answer)[1].verdict == "contradicted"
+
+
+def test_covered_policy_apart_keeps_a_point_covered_in_another_sentence(bank, monkeypatch):
+    monkeypatch.setattr(misconceptions, "COVERED", "apart")
+    answer = "Q、K、V 由三个投影矩阵得到。这三个其实共享同一个投影矩阵。"
+    assert point(bank, answer)[1].verdict == "covered"
