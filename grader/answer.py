@@ -51,6 +51,14 @@ _TRIGGERS = (
 )
 
 
+# What an answer that addresses the grader keeps of the score the rest of it earns. People give the
+# note nothing and mark the rest below the same content written without one: on dev3 its 16
+# injection answers get 2.80 where its 16 partial answers of the same length get 3.23, and the
+# grader, crediting the rest as written, gave 3.94. Chosen on dev and dev3 (`python eval/agreement.py`):
+# 1.0 -> 0.7 took fuzzy Spearman 0.924 -> 0.927 and 0.811 -> 0.815, the injection kind 0.86 -> 0.60
+# (people 0.75) and 3.94 -> 2.76 (people 2.80).
+INJECTED_KEEPS = 0.7
+
 _TRIGGER_RE = re.compile("|".join(map(re.escape, _TRIGGERS)))  # one scan instead of one per word
 
 
