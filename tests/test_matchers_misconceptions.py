@@ -254,3 +254,15 @@ def test_covered_policy_apart_keeps_a_point_covered_in_another_sentence(bank, mo
     monkeypatch.setattr(misconceptions, "COVERED", "apart")
     answer = "Q、K、V 由三个投影矩阵得到。这三个其实共享同一个投影矩阵。"
     assert point(bank, answer)[1].verdict == "covered"
+
+
+def test_a_lines_label_names_the_subject_of_the_sentences_after_it(tmp_path):
+    bank = one_question_bank(tmp_path, "arch", ARCH.replace(
+        "            - [encoder-only使用单向, bert使用单向, encoder-only uses unidirectional]",
+        "            - [encoder-only, bert]\n            - [单向, unidirectional]"))
+    grader = Grader(Settings(mode="fuzzy"), bank=str(bank))
+    said = grader.grade("1", "Encoder-Only：由多层 Encoder 组成。它的注意力是单向的，只看左边。")
+    assert {p.id: p for p in said.points}["encoder-bidirectional"].verdict == "contradicted"
+    # on another line the label no longer applies
+    other = grader.grade("1", "Encoder-Only：由多层 Encoder 组成。\nDecoder-Only 的注意力是单向的。")
+    assert {p.id: p for p in other.points}["encoder-bidirectional"].verdict != "contradicted"

@@ -17,8 +17,9 @@ stays covered when other sentences state the claim) 0.924, 0.808 (4.00 / 7.98 / 
 answer of either set loses a point to a claim (`python eval/misconceptions.py`).
 
 Where: a claim's aliases are looked for in the answer and in the answer without its asides (a
-parenthesis, a colon, quotes: "Encoder-Only（BERT）：使用单向注意力"); its groups anywhere in the
-sentence (SPAN "window"; within one clause: dev 0.917, dev3 0.803; within 30 characters: 0.921, 0.800).
+parenthesis, a colon, quotes: "Encoder-Only（BERT）：使用单向注意力"); a group in the label that opens a
+line ("Greedy Search：") is found in the sentences after it on that line (dev3 0.815 -> 0.819); its
+groups anywhere in the sentence (SPAN "window"; within one clause: dev 0.917, dev3 0.803; within 30 characters: 0.921, 0.800).
 
 Cost: one Aho-Corasick pass over the answer finds the claims' alias pieces; only the claims all of
 whose groups may occur are matched (about 0.1 ms a fuzzy grade, `python eval/misconceptions.py --cost`).
@@ -80,12 +81,36 @@ def under_refuting(view: AnswerView) -> frozenset[int]:
                      and any(REFUTE_BEFORE.search(view.segs[j].norm) for j in span[:-1]))
 
 
+_LABEL = re.compile(r"[^:.!?;\x00]{1,24}:")
+
+
+def line_labels(view: AnswerView) -> dict[int, tuple[int, int]]:
+    """Sentence -> (the sentence that opens its line with a label, where the label ends): in
+    "Greedy Search：每一步选概率最大的 token。所以能拿到全局最优解。" the second sentence is about
+    Greedy Search too."""
+    out: dict[int, tuple[int, int]] = {}
+    text = view.prepared.original
+    label: tuple[int, int] | None = None
+    line = -1
+    for j, seg in enumerate(view.segs):
+        here = text.count("\n", 0, seg.start)
+        if here != line:
+            line = here
+            m = _LABEL.match(seg.norm)
+            label = (j, m.end()) if m else None
+        elif label is not None:
+            out[j] = label
+    return out
+
+
 def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple[int, int]]],
-           refuting: frozenset[int] = frozenset()) -> tuple[int, ...] | None:
+           refuting: frozenset[int] = frozenset(), labels: dict[int, tuple[int, int]] | None = None) -> tuple[int, ...] | None:
     """The sentences of the first window that states the wrong claim, or None; `spans`: each
-    group's occurrences in the joined answer; `refuting`: `under_refuting(view)`."""
+    group's occurrences in the joined answer; `refuting`: `under_refuting(view)`; `labels`:
+    `line_labels(view)` (a group found in a line's label is found in the sentences after it)."""
     found: list[dict[int, list[tuple[int, int]]]] = []  # per group: sentence -> occurrences there
-    for group, occurrences in zip(misc.groups, spans):
+    via: dict[tuple[int, int], int] = {}  # (group, sentence) -> the sentence whose label has the group
+    for gi, (group, occurrences) in enumerate(zip(misc.groups, spans)):
         segs: dict[int, list[tuple[int, int]]] = {}
         for s, e in occurrences:
             j = view.seg_of(s)
@@ -94,6 +119,10 @@ def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple
                 segs.setdefault(j, []).append((a, b))
         if not segs:
             return None
+        for j, (k, end) in (labels or {}).items():
+            if j not in segs and k in segs and any(b <= end for _, b in segs[k]):
+                segs[j] = []  # found in the label of its line, not in the sentence itself
+                via[(gi, j)] = k
         found.append(segs)
     for k in sorted({k for segs in found[:1] for j in segs for k in view.by_seg[j]}):
         span = view.windows[k]
@@ -105,12 +134,12 @@ def stated(view: AnswerView, misc: CompiledMisconception, spans: list[list[tuple
         if None in hit:
             continue
         last = span[-1]
-        if SPAN != "window" and sum(1 for j in hit if j == last) > 1:
+        here = [segs[last] for segs, j in zip(found, hit) if j == last and segs[last]]
+        if SPAN != "window" and len(here) > 1:
             # the groups in the sentence itself must be close; those in its headings count as found
-            here = [segs[last] for segs, j in zip(found, hit) if j == last]
             if not any(_close(list(occ), view.segs[last].norm) for occ in _product(here)):
                 continue
-        return tuple(sorted(set(hit)))
+        return tuple(sorted(set(hit) | {via[(g, j)] for g, j in enumerate(hit) if (g, j) in via}))
     return None
 
 
@@ -224,12 +253,13 @@ def misconceived(compiled: CompiledRubric, view: AnswerView, matches: list[Lexic
         return matches
     prepared = view.prepared
     refuting = under_refuting(view)
+    labels = line_labels(view)
     out = []
     for pi, (point, m) in enumerate(zip(compiled.points, matches)):
         covered = m.result.verdict == "covered"
         if point.misconceptions and not (covered and COVERED == "always"):
             for mi, misc in enumerate(point.misconceptions):
-                idx = stated(view, misc, occurring[(pi, mi)], refuting) if (pi, mi) in occurring else None
+                idx = stated(view, misc, occurring[(pi, mi)], refuting, labels) if (pi, mi) in occurring else None
                 if idx is not None and not (covered and COVERED == "apart" and set(idx).isdisjoint(m.hit_segments)):
                     res = _result(point, "contradicted", 0.0, _evidence(prepared, idx), "keyword", CLAIMS + misc.text)
                     m = LexicalMatch(res, idx, m.groups_found)
@@ -244,5 +274,6 @@ def claims_stated(compiled: CompiledRubric, prepared: PreparedAnswer) -> list[tu
     view = AnswerView(prepared)
     occurring = _occurrences(compiled, view.joined)
     refuting = under_refuting(view)
+    labels = line_labels(view)
     return [(compiled.points[pi].id, compiled.points[pi].misconceptions[mi].text)
-            for (pi, mi), spans in sorted(occurring.items()) if stated(view, compiled.points[pi].misconceptions[mi], spans, refuting)]
+            for (pi, mi), spans in sorted(occurring.items()) if stated(view, compiled.points[pi].misconceptions[mi], spans, refuting, labels)]
