@@ -28,10 +28,10 @@ whose groups may occur are matched (about 0.1 ms a fuzzy grade, `python eval/mis
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from ..answer import PreparedAnswer
 from ..models import CLAIMS
-from .aliases import AliasProbe
 from .compiled import CompiledMisconception, CompiledRubric
 from .lexical import LexicalMatch, _evidence, _result
 from .view import _HEADING_END, AnswerView
@@ -151,21 +151,21 @@ def _product(lists: list[list[tuple[int, int]]], limit: int = 64):
 
 
 def _automaton(compiled: CompiledRubric):
-    """Every literal piece of the rubric's wrong claims' aliases -> (alias probe, the (point, claim,
-    group)s it is in) for each alias holding that piece; built on first use, kept on the rubric."""
+    """Every literal piece of the rubric's wrong claims' aliases -> (the piece, the (point, claim,
+    group)s with an alias holding it); built on first use, kept on the rubric."""
     if compiled._claims is not None:
         return compiled._claims
     import ahocorasick
 
-    index: dict[str, dict[str, tuple[AliasProbe, set[tuple[int, int, int]]]]] = {}
+    index: dict[str, set[tuple[int, int, int]]] = {}
     for pi, p in enumerate(compiled.points):
         for mi, m in enumerate(p.misconceptions):
             for gi, g in enumerate(m.groups):
                 for probe in g.probes:
-                    index.setdefault(probe.piece, {}).setdefault(probe.alias, (probe, set()))[1].add((pi, mi, gi))
+                    index.setdefault(probe.piece, set()).add((pi, mi, gi))
     automaton = ahocorasick.Automaton()
-    for piece, entries in index.items():
-        automaton.add_word(piece, (piece, tuple((probe, tuple(keys)) for probe, keys in entries.values())))
+    for piece, keys in index.items():
+        automaton.add_word(piece, (piece, frozenset(keys)))
     automaton.make_automaton()
     compiled._claims = automaton
     return automaton
@@ -173,31 +173,30 @@ def _automaton(compiled: CompiledRubric):
 
 def _occurrences_in(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int], list[list[tuple[int, int]]]]:
     """(point, claim) -> each group's occurrences in the joined answer, for the wrong claims all of
-    whose groups occur: one pass over the text finds every alias's piece, and only the aliases
-    whose piece is there are matched, around it (as `CompiledRubric.exact_spans` does for points)."""
-    at: dict[str, tuple[tuple, list[int]]] = {}  # piece found -> (its aliases, where it ends)
-    for end, (piece, entries) in _automaton(compiled).iter(joined):
-        if piece in at:
-            at[piece][1].append(end)
+    whose groups occur: one pass over the text finds every alias's piece; only the claims each of
+    whose groups has a piece there are matched, their aliases around their pieces (as
+    `CompiledRubric.exact_spans` does for points)."""
+    ends: dict[str, list[int]] = {}  # piece found -> where it ends
+    present: set[tuple[int, int, int]] = set()  # (point, claim, group) with a piece found
+    for end, (piece, keys) in _automaton(compiled).iter(joined):
+        if piece in ends:
+            ends[piece].append(end)
         else:
-            at[piece] = (entries, [end])
-    maybe: dict[tuple[int, int, int], list] = {}  # (point, claim, group) -> its aliases that may occur, where
-    for piece, (entries, ends) in at.items():
-        for probe, keys in entries:
-            if probe.others and not all(r in joined for r in probe.others):
-                continue  # a phrase ("查询来自encoder") whose piece ("encoder") the answer has, and no more
-            for key in keys:
-                maybe.setdefault(key, []).append((probe, ends))
+            ends[piece] = [end]
+            present |= keys
     out = {}
-    for pi, mi, gi in list(maybe):
-        n = len(compiled.points[pi].misconceptions[mi].groups)
-        if gi or not all((pi, mi, g) in maybe for g in range(1, n)):
+    for pi, mi, gi in present:
+        misc = compiled.points[pi].misconceptions[mi]
+        if gi or not all((pi, mi, g) in present for g in range(1, len(misc.groups))):
             continue
         groups = []
-        for g in range(n):  # the claim's every group may occur: its aliases are matched, around their pieces
+        for group in misc.groups:  # the claim's every group may occur: its aliases are matched, around their pieces
             spans: set[tuple[int, int]] = set()
-            for probe, ends in maybe[(pi, mi, g)]:
-                for end in ends:
+            for probe in group.probes:
+                found = ends.get(probe.piece)
+                if found is None or (probe.others and not all(r in joined for r in probe.others)):
+                    continue  # a phrase ("查询来自encoder") whose piece ("encoder") the answer has, and no more
+                for end in found:
                     start = end + 1 - len(probe.piece)
                     spans.update(((start, end + 1),) if probe.literal else probe.spans_around(joined, start, end + 1))
             if not spans:
@@ -214,17 +213,26 @@ def _occurrences_in(compiled: CompiledRubric, joined: str) -> dict[tuple[int, in
 _ASIDE = re.compile(r"\([^()\x00]{0,40}\)|[:\"]")
 
 
-def _compact(joined: str) -> tuple[str, list[int]] | None:
-    """The joined answer without its asides, and where each of its characters was; None when it has none."""
+def _compact(joined: str) -> tuple[str, list[int], list[int]] | None:
+    """The joined answer without its asides, where each of its kept runs starts in it and in the
+    answer; None when it has none."""
     if not _ASIDE.search(joined):
         return None
-    keep: list[int] = []
-    pos = 0
+    parts: list[str] = []
+    at: list[int] = []  # where each kept run starts in the compact text...
+    orig: list[int] = []  # ...and in the answer
+    pos = size = 0
     for m in _ASIDE.finditer(joined):
-        keep.extend(range(pos, m.start()))
+        if m.start() > pos:
+            parts.append(joined[pos : m.start()])
+            at.append(size)
+            orig.append(pos)
+            size += m.start() - pos
         pos = m.end()
-    keep.extend(range(pos, len(joined)))
-    return "".join(joined[i] for i in keep), keep
+    parts.append(joined[pos:])
+    at.append(size)
+    orig.append(pos)
+    return "".join(parts), at, orig
 
 
 def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int], list[list[tuple[int, int]]]]:
@@ -234,9 +242,14 @@ def _occurrences(compiled: CompiledRubric, joined: str) -> dict[tuple[int, int],
     compact = _compact(joined)
     if compact is None:
         return out
-    text, where = compact
+    text, at, orig = compact
+
+    def where(i: int) -> int:  # the compact text's position i in the answer
+        k = bisect_right(at, i) - 1
+        return orig[k] + i - at[k]
+
     for key, groups in _occurrences_in(compiled, text).items():
-        mapped = [[(where[s], where[e - 1] + 1) for s, e in spans] for spans in groups]
+        mapped = [[(where(s), where(e - 1) + 1) for s, e in spans] for spans in groups]
         if key in out:
             mapped = [sorted(set(a) | set(b)) for a, b in zip(out[key], mapped)]
         out[key] = mapped
