@@ -1,19 +1,19 @@
 """Known wrong claims (a key point's `misconceptions`) on the dev sets: where they are found, and
 what they cost right answers.
 
-    python eval/misconceptions.py               # dev and dev2: counts per kind
-    python eval/misconceptions.py --show        # and, on dev only, each claim found in each answer
+    python eval/misconceptions.py               # the dev sets (dev, dev2, dev3): counts per kind
+    python eval/misconceptions.py --show        # and, on the tuning sets only, each claim found in each answer
 
 Every answer is graded in fuzzy mode twice: with the bundled rubrics as they are, and with their
 misconceptions removed. Per kind: the answers in which a wrong claim was found (a point contradicted
 with "the answer claims: ..."), the mean human score, the mean score with and without the
 misconceptions. Right answers (RIGHT_KINDS) that lost points to a wrong claim are counted apart:
-each is a misconception that fires on a correct answer. `--show` lists the claims found on dev,
-the tuning set, only: dev2's answers are never read to edit a rubric.
+each is a misconception that fires on a correct answer. `--show` lists the claims found on the
+tuning sets (dev, dev3) only: dev2's answers are never read to edit a rubric.
 
     python eval/misconceptions.py --cost [--rounds 7]
 
-What looking for the wrong claims costs: the dev and dev2 answers graded (fuzzy, in process) with
+What looking for the wrong claims costs: the answers of the dev sets graded (fuzzy, in process) with
 and without the misconceptions, each answer both ways one after the other (the order alternating),
 CPU time of this process; the ratio with / without of each round, min and median over the rounds.
 """
@@ -31,12 +31,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from agreement import human_scale, load  # noqa: E402
+from agreement import SETS, human_scale, load  # noqa: E402
 
 from grader.models import CLAIMS, Question  # noqa: E402
 from grader.pipeline import Grader, grade_question  # noqa: E402
 from grader.settings import Settings  # noqa: E402
 
+DEV_SETS = [s for s in SETS if s.startswith("dev")]
+TUNING = ("dev", "dev3")  # settings and rubric edits are chosen on these; dev2 is held out
 RIGHT_KINDS = ("excellent", "excellent_paraphrase", "reference_copy", "bullet_list", "english", "mixed", "long")
 
 
@@ -78,13 +80,13 @@ def measure(name: str, show: bool) -> None:
         print(f"  {kind:22s} {len(v):3d} {fired:3d} {mean(0):5.2f} {mean(1):5.2f} {mean(2):5.2f}")
     n_right = sum(len(by_kind[k]) for k in RIGHT_KINDS if k in by_kind)
     print(f"  right answers ({', '.join(k for k in RIGHT_KINDS if k in by_kind)}): {len(right_lost)} of {n_right} "
-          "lost points to a wrong claim" + "".join(f"\n    {i}: {a:.2f} -> {b:.2f}" for i, a, b in right_lost if name == "dev"))
+          "lost points to a wrong claim" + "".join(f"\n    {i}: {a:.2f} -> {b:.2f}" for i, a, b in right_lost if name in TUNING))
 
 
 def cost(rounds: int) -> None:
     settings = Settings(mode="fuzzy")
     grader = Grader(settings)
-    rows = load("dev") + load("dev2")
+    rows = [row for name in DEV_SETS for row in load(name)]
     pairs = {}
     for row in rows:
         if row["question_id"] not in pairs:
@@ -109,8 +111,8 @@ def cost(rounds: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", nargs="+", default=["dev", "dev2"], choices=["dev", "dev2"])
-    ap.add_argument("--show", action="store_true", help="list each claim found (dev only)")
+    ap.add_argument("--sets", nargs="+", default=DEV_SETS, choices=DEV_SETS)
+    ap.add_argument("--show", action="store_true", help="list each claim found (tuning sets only)")
     ap.add_argument("--cost", action="store_true", help="time grading with and without the misconceptions")
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
@@ -118,7 +120,7 @@ def main() -> None:
         cost(args.rounds)
         return
     for name in args.sets:
-        measure(name, args.show and name == "dev")
+        measure(name, args.show and name in TUNING)
 
 
 if __name__ == "__main__":

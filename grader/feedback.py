@@ -3,8 +3,10 @@ summary, in the answer's language, with what the flags mean for the candidate.""
 
 from __future__ import annotations
 
+from .answer import INJECTED_KEEPS
 from .plain import CLAIMS, Point
 
+_KEEPS = round(INJECTED_KEEPS * 100)  # what an answer that addresses the grader keeps, in %
 _FEEDBACK = {
     "zh": {
         "empty": "没有可评分的内容：请写出你的回答。",
@@ -17,7 +19,7 @@ _FEEDBACK = {
         "sep": "；",
         "end": "。",
         "keyword_stuffing": "只列出术语而没有解释，不能得高分。",
-        "prompt_injection": "写给评分者的指令已被忽略。",
+        "prompt_injection": f"写给评分者的指令已被忽略，其余内容只计 {_KEEPS}% 的分数。",
     },
     "en": {
         "empty": "Nothing to grade: write your answer.",
@@ -30,7 +32,7 @@ _FEEDBACK = {
         "sep": "; ",
         "end": ".",
         "keyword_stuffing": " Listing terms without explaining them earns little.",
-        "prompt_injection": " Instructions addressed to the grader were ignored.",
+        "prompt_injection": f" Instructions addressed to the grader were ignored, and the rest keeps {_KEEPS}% of its score.",
     },
 }
 

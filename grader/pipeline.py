@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 from .aggregate import DEFAULT_CALIBRATION, Aggregate, aggregate, calibrate
-from .answer import PreparedAnswer, is_empty, prepare, rubric_language
+from .answer import INJECTED_KEEPS, PreparedAnswer, is_empty, prepare, rubric_language
 from .budget import OverBudget, time_budget
 from .environ import check_mode
 from .errors import UsageError
@@ -108,6 +108,9 @@ def _result(question, prepared, compiled, mode, bank_name, verbose, points, empt
     scale = question.scales.get(mode)
     if scale:  # the user's own scale (`grader calibrate`), after the rubric's calibration
         score, raw_score = round(10.0 * calibrate(agg.score / 10.0, tuple(scale)), 2), agg.score
+    if prepared.injected:  # an answer that addresses the grader keeps part of what the rest earns
+        score = round(score * INJECTED_KEEPS, 2)
+        raw_score = None if raw_score is None else round(raw_score * INJECTED_KEEPS, 2)
     return Grade(
         question_id=question.id,
         bank=bank_name,

@@ -168,3 +168,101 @@ def test_a_built_rubric_writes_misconceptions_only_when_it_has_some(bank):
     q = load_bank(bank).questions["1"]
     text = question_yaml(q)
     assert text.count("misconceptions:") == 1 and "Q、K、V 由同一个共享的投影矩阵得到" in text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param("常见误解是 Q、K、V 共享同一个投影矩阵，其实是三个独立的矩阵。", id="zh_common_misconception"),
+        pytest.param("有人误以为 Q、K、V 来自同一个共享的投影矩阵。", id="zh_wrongly_think"),
+        pytest.param("Q、K、V 来自同一个共享的投影矩阵，这种说法是错误的。", id="zh_said_wrong_after"),
+        pytest.param("**常见误区**：\nQ、K、V 共享同一个投影矩阵。", id="zh_under_a_heading"),
+        pytest.param("A common mistake is to think that Q, K and V share the same projection matrix.", id="en_mistake"),
+        pytest.param("Each of Q, K and V has its own matrix rather than one shared projection matrix.", id="en_rather_than"),
+    ],
+)
+def test_a_wrong_claim_named_to_refute_it_is_not_stated(bank, answer):
+    _, p = point(bank, answer)
+    assert not (p.reason or "").startswith("the answer claims"), (p.verdict, p.reason)
+
+
+@pytest.mark.parametrize("answer", ["Q、K、V 共享同一个投影矩阵。", "Q, K and V share the same projection matrix."])
+def test_the_same_claims_stated_plainly_are_found(bank, answer):
+    _, p = point(bank, answer)
+    assert (p.reason or "").startswith("the answer claims"), (p.verdict, p.reason)
+
+
+@pytest.mark.parametrize(
+    "span, found",
+    [("window", True), ("clause", False), ("near", False)],
+)
+def test_how_close_a_claims_groups_must_be(bank, monkeypatch, span, found):
+    # the claim's two groups in one sentence, in different clauses, far apart
+    monkeypatch.setattr(misconceptions, "SPAN", span)
+    answer = "大家都说多个头之间共享同一个输入序列和位置编码，在每一层计算完注意力以后做残差连接和层归一化，最后再经过一个线性的投影矩阵输出结果。"
+    _, p = point(bank, answer)
+    assert (p.reason or "").startswith("the answer claims") == found, (p.verdict, p.reason)
+    assert point(bank, "Q、K、V 共享同一个投影矩阵。")[1].verdict == "contradicted"
+
+
+ARCH = """\
+id: '1'
+question: Encoder-Only 和 Decoder-Only 有什么区别？
+reference_answer: Encoder-Only 使用双向注意力，擅长理解。Decoder-Only 使用因果注意力，擅长生成。
+rubric:
+  points:
+    - id: encoder-bidirectional
+      text: Encoder-Only 使用双向注意力
+      keywords:
+        - [encoder-only, bert]
+        - [双向, bidirectional]
+      misconceptions:
+        - text: Encoder-Only 使用单向注意力
+          keywords:
+            - [encoder-only使用单向, bert使用单向, encoder-only uses unidirectional]
+    - id: decoder-causal
+      text: Decoder-Only 使用因果注意力
+      keywords:
+        - [decoder-only, gpt]
+        - [因果, causal]
+"""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Encoder-Only（BERT、RoBERTa）：使用单向的因果注意力，只能看左边。",
+        "BERT：使用单向注意力。",
+        "Encoder-only (BERT, RoBERTa) uses unidirectional attention.",
+    ],
+)
+def test_a_claim_is_found_across_the_aside_between_its_subject_and_what_it_says(tmp_path, answer):
+    bank = one_question_bank(tmp_path, "arch", ARCH)
+    r = Grader(Settings(mode="fuzzy"), bank=str(bank)).grade("1", answer)
+    p = {p.id: p for p in r.points}["encoder-bidirectional"]
+    assert p.verdict == "contradicted" and p.reason == "the answer claims: Encoder-Only 使用单向注意力", (p.verdict, p.reason)
+    assert p.evidence and p.evidence in answer
+
+
+def test_a_wrong_claim_beside_the_right_statement_contradicts_the_point(bank):
+    # the point made in one sentence, its known wrong claim stated plainly in the next (COVERED "never")
+    answer = "Q、K、V 由三个投影矩阵得到。这三个其实共享同一个投影矩阵。"
+    assert point(bank, answer)[1].verdict == "contradicted"
+
+
+def test_covered_policy_apart_keeps_a_point_covered_in_another_sentence(bank, monkeypatch):
+    monkeypatch.setattr(misconceptions, "COVERED", "apart")
+    answer = "Q、K、V 由三个投影矩阵得到。这三个其实共享同一个投影矩阵。"
+    assert point(bank, answer)[1].verdict == "covered"
+
+
+def test_a_lines_label_names_the_subject_of_the_sentences_after_it(tmp_path):
+    bank = one_question_bank(tmp_path, "arch", ARCH.replace(
+        "            - [encoder-only使用单向, bert使用单向, encoder-only uses unidirectional]",
+        "            - [encoder-only, bert]\n            - [单向, unidirectional]"))
+    grader = Grader(Settings(mode="fuzzy"), bank=str(bank))
+    said = grader.grade("1", "Encoder-Only：由多层 Encoder 组成。它的注意力是单向的，只看左边。")
+    assert {p.id: p for p in said.points}["encoder-bidirectional"].verdict == "contradicted"
+    # on another line the label no longer applies
+    other = grader.grade("1", "Encoder-Only：由多层 Encoder 组成。\nDecoder-Only 的注意力是单向的。")
+    assert {p.id: p for p in other.points}["encoder-bidirectional"].verdict != "contradicted"

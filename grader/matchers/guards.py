@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..answer import PreparedAnswer
-from ..plain import Flag, Point
+from ..plain import CLAIMS, Flag, Point
 from ..text import EN_STOP, LazyPattern, claim_length, content_length, tokens
 from .compiled import CompiledRubric
 from .lexical import LexicalMatch, bare_points, match_points
@@ -143,6 +143,8 @@ def lexical(compiled: CompiledRubric, prepared: PreparedAnswer, fuzzy: bool) -> 
         and content_length(prepared.norm) >= OFF_TOPIC_MIN_CONTENT
         and len(compiled.vocabulary) >= OFF_TOPIC_MIN_VOCABULARY
         and topic_overlap(prepared, compiled.vocabulary) < OFF_TOPIC_OVERLAP
+        # a known wrong claim about a point is about the topic ("缩放的作用主要是加快计算速度")
+        and not any((p.reason or "").startswith(CLAIMS) for p in points)
     ):
         return Lexical(matches, _missing(points, reason="the answer is about something else"), ["off_topic"])
 
