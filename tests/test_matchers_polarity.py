@@ -63,6 +63,12 @@ def verdict(grader, qid, answer, point):
         ("BERT 用无监督的 MLM 做预训练", "mlm", PLAIN),
         # ...and only the noun right after it (DeepSeek-V3's "无辅助损失的负载均衡" is load balancing)
         ("DeepSeek-V3 采用无辅助损失的负载均衡策略", "负载均衡", PLAIN),
+        # a cue after the term closed by 的 before a Latin noun negates that attribute only
+        # (dev3-q16-10: "attention 计算时按 block table 去不连续的 block 里取 K、V")
+        ("attention计算时按block table去不连续的block里取K、V", "attention", PLAIN),
+        # "只 X 不 Y": the cue after X is the contrast, not its negation (dev3-q3-07)
+        ("这等价于把每对分量看成复数乘以e^{imθ}，只改变方向不改变长度。", "方向", PLAIN),
+        ("RoPE 的外推能力不强", "外推", CLAUSE),
     ],
 )
 def test_what_a_cue_negates(sentence, term, expected):

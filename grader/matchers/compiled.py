@@ -54,10 +54,11 @@ _CUE_REACH = 4  # characters allowed between a Chinese cue and the term ("不引
 #   few experts");
 # - "没问题" is not a negation (`_ZH_NOT_NEG`), and a condition ends at "的话" (`_CLAUSE_BREAK`).
 _ZH_NEED = re.compile(r"无需|无须|不需要?|不用|不必")
-_ZH_ATTRIBUTE = re.compile(r"[\u3400-\u9fff]{0,2}的(?=[\u3400-\u9fff])")
+_ZH_ATTRIBUTE = re.compile(r"[\u3400-\u9fff]{0,2}的(?=[\u3400-\u9fffa-z])")
 _ZH_ABSENT = re.compile(r"没有?|无|不存在|不含|不包含")
 _ZH_KNOWING = re.compile(r"知道|清楚|了解|理解|感知|察觉|意识到|区分|分辨|识别|认识|懂")
 _EN_ALL = frozenset(("all", "every", "everything"))
+_ZH_ONLY = re.compile(r"只|仅")
 
 
 def _zh_reverses(text: str, cue: re.Match, start: int) -> bool:
@@ -135,8 +136,9 @@ def clause_negated(norm: str, start: int, end: int, english: bool = True) -> boo
     right = m.start() if m else min(len(norm), end + 60)
     clause = norm[left:right]
     term = (start - left, end - left)  # a cue inside the term itself ("置换不变") does not negate it
+    only = _ZH_ONLY.search(clause, 0, term[0]) is not None  # "只改变方向不改变长度": the cue after it is the contrast
     for c in _ZH_NEG.finditer(clause):
-        if c.end() <= term[0] or c.start() >= term[1]:
+        if c.end() <= term[0] or (c.start() >= term[1] and not only):
             if _zh_reverses(clause, c, term[0]):
                 return True
     if not english:
