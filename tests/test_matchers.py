@@ -3,7 +3,8 @@
 import pytest
 from conftest import one_question_bank
 
-from grader.matchers.compiled import alias_regex, clause_negated, negated_before
+from grader.matchers.compiled import alias_regex
+from grader.matchers.polarity import clause_negated, negated_before
 from grader.pipeline import Grader
 from grader.settings import Settings
 from grader.text import normalize

@@ -5,7 +5,7 @@ Each sentence is from an answer in eval/data (dev, ADS, Mohler) that a cue rule 
 
 import pytest
 
-from grader.matchers.compiled import BEFORE, CLAUSE, PLAIN, UNREAD, polarity_matches, reading
+from grader.matchers.polarity import BEFORE, CLAUSE, PLAIN, UNREAD, polarity_matches, reading
 from grader.pipeline import Grader
 from grader.settings import Settings
 from grader.text import normalize

@@ -50,7 +50,7 @@ def test_term_list_checks_prose_first_with_the_same_outcome():
 
 def test_negation_is_read_only_where_a_cue_may_be():
     """AnswerView skips `reading` when no cue candidate starts before NEG_REACH past the term."""
-    from grader.matchers.compiled import CUE_CANDIDATE, NEG_REACH, PLAIN, reading
+    from grader.matchers.polarity import CUE_CANDIDATE, NEG_REACH, PLAIN, reading
 
     rnd = random.Random(3)
     pieces = ["not ", "no", "cannot ", "fail", "lack", "without ", "不", "没有", "无法", "并非", "kv cache ", "注意力", "知道", "的",

@@ -199,7 +199,8 @@ class AntonymTable:
         """The opposites of the predicate words a span states plainly (not negated), unless the
         span states an opposite too, or an opposite is one of the point's keywords or a part of
         a word the span states ("线性" in "非线性")."""
-        from ..matchers.compiled import AliasProbe, clause_negated, negated_before
+        from ..matchers.aliases import AliasProbe
+        from ..matchers.polarity import clause_negated, negated_before
 
         def occurs(word: str, plain_only: bool) -> list[tuple[int, int]]:
             probe = AliasProbe(word)

@@ -9,7 +9,8 @@ from bisect import bisect_right
 
 from ..answer import PreparedAnswer
 from ..text import Segment, content_length, tokens
-from .compiled import CUE_CANDIDATE, NEG_REACH, PLAIN, CompiledGroup, Reach, polarity_matches, reading
+from .compiled import CompiledGroup, Reach
+from .polarity import CUE_CANDIDATE, NEG_REACH, PLAIN, polarity_matches, reading
 
 WINDOW = 3  # at most this many sentences judged together...
 HEAD_MAX = 16  # ...and only when all but the last are short (a heading, a "L1 正则化：" lead-in)
