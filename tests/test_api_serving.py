@@ -361,3 +361,13 @@ def test_slow_clients_are_capped_and_closed_and_pipelined_requests_answered(http
             got += sock.recv(1 << 16)
         assert got.count(b"200 OK") == 2
         sock.close()
+
+
+def test_the_app_has_fastapis_native_telemetry_off():
+    """No telemetry (answers can be personal data); FastAPI looked its providers up on every request."""
+    app = create_app(Settings(), ApiConfig())
+    config = getattr(app, "_telemetry", None)
+    if config is None:
+        pytest.skip("this FastAPI has no native telemetry")
+    assert not config["tracing"] and not config["metrics"] and not config["logs"]
+    assert not app._native_telemetry.enabled()

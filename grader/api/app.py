@@ -5,6 +5,7 @@
 import asyncio
 import gc
 import hmac
+import inspect
 import json
 import logging
 import time
@@ -131,6 +132,13 @@ WARM_UP_QUESTIONS = 500
 WARM_UP_S = 10.0
 
 
+# No telemetry (answers can be personal data): FastAPI versions with native OpenTelemetry would
+# otherwise trace and measure requests wherever the environment configures a provider, and look
+# the providers up on every request to find out.
+_NO_TELEMETRY = ({"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+                 if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
+
+
 def _index_html() -> str:
     return resources.files("grader").joinpath("web/index.html").read_text(encoding="utf-8")
 
@@ -160,6 +168,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
         yield
 
     app = FastAPI(
+        **_NO_TELEMETRY,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
