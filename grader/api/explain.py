@@ -6,8 +6,6 @@ hand out a rubric's keyword lists.
 The aliases are normalised once per question (`_alias_table`), not once per request: normalising
 ~250 aliases for every grade cost a third as much as the grade itself (eval/bench_api.py)."""
 
-from __future__ import annotations
-
 import json
 from typing import Optional
 
