@@ -4,7 +4,9 @@ question; httptools and h11 carrying the same connection limits."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
 import importlib.util
 import json
 import socket
@@ -120,6 +122,129 @@ def test_a_bank_error_on_the_loop_is_the_same_error(tmp_path):
     assert big.status_code == 413
 
 
+# ------------------------------------------------------------------ the fast path and the warm-up
+
+
+class Counted:
+    """The app's router, counting the requests that reach it (FastAPI's routing and validation)."""
+
+    def __init__(self, router):
+        self.router, self.calls = router, 0
+
+    def __getattr__(self, name):
+        return getattr(self.router, name)
+
+    async def __call__(self, scope, receive, send):
+        self.calls += 1
+        await self.router(scope, receive, send)
+
+
+def counted(app):
+    app.router = Counted(app.router)  # before the first request builds the middleware stack
+    return app.router
+
+
+class Passthrough:
+    def __init__(self, app, **_):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("key", [None, "s3cret"], ids=["open", "bearer"])
+def test_a_warm_short_grade_is_answered_before_fastapis_routing_with_the_routes_bytes(monkeypatch, key):
+    settings = Settings(api_key_server=key)
+    config = ApiConfig(cors_origins=["http://page.example"])
+    fast = create_app(settings, config)
+    router = counted(fast)
+    monkeypatch.setattr(api_app, "FastRoute", Passthrough)
+    plain = TestClient(create_app(settings, config))
+    fast = TestClient(fast)
+    headers = {"Origin": "http://page.example"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    with open("eval/data/dev.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f][:40]
+    for row in rows:
+        body = {"question_id": row["question_id"], "answer": row["answer"][:600], "mode": "fuzzy"}
+        fast.post("/v1/grade", json=body, headers=headers)  # the first grade of a rubric is the pool's
+        before = router.calls
+        ours, theirs = fast.post("/v1/grade", json=body, headers=headers), plain.post("/v1/grade", json=body, headers=headers)
+        assert router.calls == before  # answered by the fast path
+        assert ours.status_code == theirs.status_code == 200
+        assert ours.content == theirs.content
+        for name in ("content-type", "content-length", "access-control-allow-origin"):
+            assert ours.headers.get(name) == theirs.headers.get(name)
+    assert ours.headers["access-control-allow-origin"] == "http://page.example"
+
+
+@pytest.mark.parametrize(
+    "body, headers, status",
+    [
+        pytest.param({"question_id": "4", "answer": MQA, "extra": 1}, {"Authorization": "Bearer s3cret"}, 422, id="invalid_body"),
+        pytest.param({"question_id": "99", "answer": MQA}, {"Authorization": "Bearer s3cret"}, 404, id="unknown_question"),
+        pytest.param({"question_id": "4", "answer": MQA}, {"Authorization": "Bearer wrong"}, 401, id="wrong_token"),
+        pytest.param({"question_id": "4", "answer": MQA}, {}, 401, id="no_token"),
+        pytest.param({"question_id": "4", "answer": MQA}, {"Authorization": "bearer s3cret"}, 200, id="lower_case_scheme"),
+        pytest.param({"question_id": "4", "answer": MQA * 40}, {"Authorization": "Bearer s3cret"}, 200, id="long_answer"),
+    ],
+)
+def test_what_the_fast_path_does_not_answer_reaches_the_route(body, headers, status):
+    app = create_app(Settings(api_key_server="s3cret"), ApiConfig())
+    router = counted(app)
+    client = TestClient(app)
+    assert client.post("/v1/grade", json={"question_id": "4", "answer": MQA}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    calls = router.calls
+    response = client.post("/v1/grade", json=body, headers=headers)
+    assert response.status_code == status
+    assert router.calls == calls + 1
+
+
+def test_fast_route_passes_the_body_on_unchanged_when_it_does_not_answer():
+    http = importlib.import_module("grader.api.http")
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"inner"})
+
+    def handler(scope, body):
+        return b'{"fast": true}' if body == b"fast" else None
+
+    route = http.FastRoute(inner, method="POST", path="/x", handler=handler)
+
+    def call(path, parts):
+        messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+        sent = []
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(route({"type": "http", "method": "POST", "path": path, "headers": []}, receive, send))
+        return sent[0]["status"], sent[1]["body"]
+
+    assert call("/x", [b"fa", b"st"]) == (200, b'{"fast": true}') and seen == []
+    assert call("/x", [b"sl", b"ow"]) == (201, b"inner") and seen == [b"slow"]
+    assert call("/y", [b"fast"]) == (201, b"inner") and seen == [b"slow", b"fast"]
+
+
+def test_a_served_app_warms_up_before_its_first_request(calls):
+    import gc
+
+    try:
+        with TestClient(create_app(Settings(), ApiConfig(), warm_up=True)) as client:  # the lifespan runs
+            warmed = len(calls)
+            assert warmed >= 16 and all(not pooled(name) for name, _ in calls)  # on the loop's thread, at start
+            assert gc.get_freeze_count() > 0
+            assert client.post("/v1/grade", json={"question_id": "4", "answer": MQA}).status_code == 200
+            assert [pooled(name) for name, _ in calls[warmed:]] == [False]  # the first request on the loop
+    finally:
+        gc.unfreeze()
+
+
 # ------------------------------------------------------------------ terms
 
 
@@ -149,7 +274,8 @@ def test_a_questions_aliases_are_normalised_once_not_per_request(monkeypatch):
     monkeypatch.setattr(explain, "normalize", lambda text: count.append(text) or real(text))
     again = explain.with_terms(result, question)
     evidences = [p.evidence for p in result.points if p.evidence and p.verdict in ("covered", "partial", "contradicted")]
-    assert sorted(count) == sorted(evidences)  # only each quote, never an alias again
+    assert len(evidences) > len(set(evidences))  # two points quote the same sentence here
+    assert sorted(count) == sorted(set(evidences))  # only each quote, once, never an alias again
     assert '"terms"' in again
 
 
@@ -235,3 +361,13 @@ def test_slow_clients_are_capped_and_closed_and_pipelined_requests_answered(http
             got += sock.recv(1 << 16)
         assert got.count(b"200 OK") == 2
         sock.close()
+
+
+def test_the_app_has_fastapis_native_telemetry_off():
+    """No telemetry (answers can be personal data); FastAPI looked its providers up on every request."""
+    app = create_app(Settings(), ApiConfig())
+    config = getattr(app, "_telemetry", None)
+    if config is None:
+        pytest.skip("this FastAPI has no native telemetry")
+    assert not config["tracing"] and not config["metrics"] and not config["logs"]
+    assert not app._native_telemetry.enabled()

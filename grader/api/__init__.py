@@ -22,7 +22,10 @@ Design notes:
 - Grading is synchronous in the pipeline (fuzzy 1-3 ms for 500 characters, up to the CPU budget
   for a 20 000-character answer). A short bank grade runs on the event loop under a 10 ms budget
   (cheaper than the hop to a thread); anything longer, or over that budget, in the thread pool, so
-  no grade stalls the event loop for long (`app.graded_inline`).
+  no grade stalls the event loop for long (`app.graded_inline`). Such a grade's request is answered
+  before FastAPI's routing and validation (`http.FastRoute`, `app.fast_grade`), with the route's
+  bytes; anything else, errors included, reaches the route. `grader serve` warms every served bank
+  question up as it starts and freezes that heap out of the garbage collector's reach (`app.served_app`).
 """
 
 from .app import BankRegistry, create_app

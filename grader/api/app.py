@@ -3,9 +3,13 @@
 # No `from __future__ import annotations` in this package: FastAPI resolves the handlers' annotations.
 
 import asyncio
+import gc
 import hmac
+import inspect
+import json
 import logging
 import time
+from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Optional
@@ -13,23 +17,24 @@ from typing import Optional
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..authoring.adhoc import question_from_reference
-from ..banks import DEFAULT_BANK, bundled_banks, get_question, load_bank, resolve_bank_path
-from ..errors import GraderError, JudgeConfigError, NotFoundError, TooLargeError, UnauthorizedError
-from ..models import OFFLINE_MODES, Bank, GradeResult, Question
+from ..banks import get_question
+from ..errors import GraderError, JudgeConfigError, TooLargeError, UnauthorizedError
+from ..models import OFFLINE_MODES, GradeResult, Question
 from ..pipeline import Grader
 from ..runs.rows import agrade_row, grade_row
 from ..settings import Settings
 from .config import ApiConfig, _served_modes
 from .docs import install_docs
 from .explain import with_terms
-from .http import ErrorResponse, GuardMiddleware, _error_type, _MAX_MESSAGE, install_error_handlers
+from .http import ErrorResponse, FastRoute, GuardMiddleware, _error_type, _MAX_MESSAGE, install_error_handlers
+from .registry import BankRegistry
 from .schemas import (
-    BankList, BankSummary, BatchItemResult, BatchResponse, Health, ItemError, QuestionDetail, QuestionList,
+    BankList, BatchItemResult, BatchResponse, Health, ItemError, QuestionDetail, QuestionList,
     QuestionSummary, RubricPoint, ServerInfo, _request_models,
 )
 
@@ -58,78 +63,39 @@ async def until_disconnected(request: Request, work):
             task.cancel()
 
 
-class BankRegistry:
-    """The banks this server serves, by name: bundled ones and the configured one."""
-
-    RECHECK_S = 1.0
-
-    def __init__(self, settings: Settings, bundled: bool = True):
-        self.paths: dict[str, str] = {}
-        if bundled:
-            try:
-                self.paths = {name: str(path) for name, path in bundled_banks().items()}
-            except GraderError as exc:
-                log.warning("no bundled banks: %s", exc)
-        self.default = DEFAULT_BANK
-        self._warned: set[str] = set()
-        self._recent: dict[str, tuple[float, Bank]] = {}
-        if settings.bank:
-            path = resolve_bank_path(settings.bank)
-            bank = load_bank(path)  # fail at start, not on the first request
-            self.paths[bank.name] = str(path)
-            self.default = bank.name
-
-    def load(self, name: Optional[str]) -> Bank:
-        name = name or self.default
-        path = self.paths.get(name)
-        if path is None:
-            shown = name if len(name) <= 80 else name[:79] + "…"
-            raise NotFoundError(f"unknown bank {shown!r}: this server has {', '.join(self.paths) or 'none'} (GET /v1/banks)")
-        # load_bank re-reads a bank whose files changed, at the price of a directory scan and a
-        # stat per file on every call; on the request path, look at most once per RECHECK_S.
-        now = time.monotonic()
-        hit = self._recent.get(name)
-        if hit is not None and now - hit[0] < self.RECHECK_S:
-            return hit[1]
-        bank = load_bank(path)
-        self._recent[name] = (now, bank)
-        return bank
-
-    def summaries(self) -> list[BankSummary]:
-        out = []
-        for name in self.paths:
-            try:
-                bank = self.load(name)
-            except GraderError as exc:  # a broken bank is not offered; the operator sees why, once
-                if name not in self._warned:
-                    self._warned.add(name)
-                    log.warning("bank %s is not served: %s", name, exc)
-                continue
-            out.append(
-                BankSummary(
-                    **bank.info.model_dump(include={"title", "language", "description", "source", "licence"}),
-                    name=name,
-                    questions=len(bank.questions),
-                    default=name == self.default,
-                )
-            )
-        return out
-
-
 # /v1/grade grades bank questions with answers up to this many characters on the event loop, under
 # a budget of this many CPU seconds (a 500-character answer takes 1-2 ms); see graded_inline
 INLINE_MAX_CHARS = 2000
 INLINE_BUDGET_S = 0.01
 INLINE_PAUSE_S = 1.0  # after a grade over that budget, none on the loop for this long (a flood of hostile answers)
+INLINE_TRIED = "grader.inline_tried"  # in a request's scope: the fast path could not grade it on the loop
+# `grader serve` grades each served bank question once per offline mode before it takes requests,
+# for at most this many questions and seconds (a large bank's others warm up on first use)
+WARM_UP_QUESTIONS = 500
+WARM_UP_S = 10.0
+
+
+# No telemetry (answers can be personal data): FastAPI versions with native OpenTelemetry would
+# otherwise trace and measure requests wherever the environment configures a provider, and look
+# the providers up on every request to find out.
+_NO_TELEMETRY = ({"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+                 if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 
 def _index_html() -> str:
     return resources.files("grader").joinpath("web/index.html").read_text(encoding="utf-8")
 
 
-def create_app(settings: Settings | None = None, config: ApiConfig | None = None) -> FastAPI:
+def served_app() -> FastAPI:
+    """The app `grader serve` runs (each `--workers` process builds its own): warmed up at start."""
+    return create_app(warm_up=True)
+
+
+def create_app(settings: Settings | None = None, config: ApiConfig | None = None, warm_up: bool = False) -> FastAPI:
     """Build the app. `settings` default to the environment (`Settings.from_env`), `config` to
-    `ApiConfig.from_env`; tests pass their own."""
+    `ApiConfig.from_env`; tests pass their own. With `warm_up`, the app's start (its lifespan)
+    grades every served bank question once per offline mode, then freezes the heap out of the
+    garbage collector's reach: see `warm_all`."""
     settings = settings or Settings.from_env()
     config = config or ApiConfig.from_env()
     modes = _served_modes(config.modes)
@@ -138,7 +104,15 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     page = _index_html()
     GradeRequest, BatchItem, BatchRequest = _request_models(modes, default_mode, config.max_batch_items)
 
+    @asynccontextmanager
+    async def lifespan(_app):
+        if warm_up:
+            warm_all()
+        yield
+
     app = FastAPI(
+        **_NO_TELEMETRY,
+        lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         title="grader",
@@ -306,6 +280,60 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
             warm[id(seen[0])] = seen[0]  # held: its id is not reused while it is here
         return result
 
+    def warm_all() -> int:
+        """Before the first request: grade each served bank question once per offline mode, so no
+        request pays for compiling a rubric or for what is built on first use, and every short
+        grade can run on the loop from the start (a cold server graded its first requests in the
+        pool, queued behind compiles, and the garbage collector walked the growing heap: p99 over
+        half a second in the first seconds). Then the heap built so far (banks, compiled rubrics,
+        jieba's dictionary) is frozen: the collector's full passes no longer walk it. Returns the
+        number of grades made."""
+        deadline, made = time.monotonic() + WARM_UP_S, 0
+        offline = [m for m in modes if m in OFFLINE_MODES]
+        for name in registry.paths:
+            try:
+                bank = registry.load(name)
+            except GraderError:
+                continue  # said once by summaries(); requests get the error
+            for question in list(bank.questions.values())[:WARM_UP_QUESTIONS]:
+                answer = question.reference_answer or "\n".join(p.text for p in question.rubric.points)
+                for mode in offline:
+                    if time.monotonic() > deadline:
+                        break
+                    req = GradeRequest(bank=name, question_id=question.id, answer=answer[:INLINE_MAX_CHARS], mode=mode)
+                    try:
+                        pooled(req, [])
+                        made += 1
+                    except GraderError:
+                        pass
+        gc.collect()
+        gc.freeze()
+        log.info("warmed up: %d grades", made)
+        return made
+
+    def fast_grade(scope, body: bytes) -> Optional[bytes]:
+        """POST /v1/grade's common case, answered without FastAPI's machinery (`FastRoute`): a valid
+        JSON body, the right token if one is needed, a grade that can be made on the loop. Anything
+        else returns None and goes through the route below, which answers it as before."""
+        headers = dict(scope["headers"])
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if kind != b"application/json":
+            return None
+        if server_key is not None:
+            token = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(token, b"Bearer " + server_key.encode()):
+                return None
+        try:
+            req = GradeRequest.model_validate(json.loads(body))
+            seen: list = []
+            result = graded_inline(req, seen)
+            if result is None:
+                scope[INLINE_TRIED] = True  # the route goes to the pool at once (not a second grade on the loop)
+                return None
+            return with_terms(result, seen[0] if seen else None).encode()
+        except (ValueError, ValidationError, RecursionError, GraderError):  # the route says what is wrong
+            return None
+
     async def grade_one(req: BaseModel, seen: Optional[list] = None) -> GradeResult:
         mode = req.mode or default_mode
         if mode in OFFLINE_MODES:
@@ -327,7 +355,8 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
     @v1.post("/grade", response_model=GradeResult, responses=grade_errors, tags=["grading"])
     async def grade(req: GradeRequest, request: Request) -> Response:  # type: ignore[valid-type]
         seen: list = []
-        result = graded_inline(req, seen) or await until_disconnected(request, grade_one(req, seen))
+        result = (None if request.scope.get(INLINE_TRIED) else graded_inline(req, seen)) or await until_disconnected(
+            request, grade_one(req, seen))
         # Serialised once by pydantic; the result was built by the pipeline as a GradeResult. Each
         # point says which of its terms the evidence holds (`terms`: why it matched).
         return Response(with_terms(result, seen[0] if seen else None), media_type="application/json")
@@ -356,6 +385,7 @@ def create_app(settings: Settings | None = None, config: ApiConfig | None = None
 
     app.include_router(v1)
     install_docs(app)
+    app.add_middleware(FastRoute, method="POST", path="/v1/grade", handler=fast_grade)  # innermost: inside CORS
 
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

@@ -37,8 +37,14 @@ def _alias_table(question: Question) -> _Table:
     return table
 
 
-def _found(groups: list[list[tuple[str, str]]], evidence: str) -> list[str]:
-    ev = normalize(evidence).replace(" ", "")
+def _found(groups: list[list[tuple[str, str]]], evidence: str, plain: dict[str, str] | None = None) -> list[str]:
+    """`plain`: evidence -> its normalised form, shared by the points of one grade (a sentence is
+    often the evidence of two or three points: normalised once)."""
+    ev = plain.get(evidence) if plain is not None else None
+    if ev is None:
+        ev = normalize(evidence).replace(" ", "")
+        if plain is not None:
+            plain[evidence] = ev
     found = []
     for group in groups:
         for alias, a in group:
@@ -57,7 +63,8 @@ def with_terms(result: GradeResult, question: Optional[Question]) -> str:
     """The result as JSON, each credited lexical point with `terms`: the terms found in its evidence."""
     data = result.model_dump(mode="json")
     table = _alias_table(question) if question is not None else {}
+    plain: dict[str, str] = {}
     for p in data["points"]:
         if p["evidence"] and p["method"] != "llm" and p["verdict"] in ("covered", "partial", "contradicted"):
-            p["terms"] = _found(table.get(p["id"], []), p["evidence"])
+            p["terms"] = _found(table.get(p["id"], []), p["evidence"], plain)
     return json.dumps(data, ensure_ascii=False)

@@ -422,7 +422,8 @@ def serve(
     from ..api.limits import port_free, server_limits
 
     settings = _settings(bank=bank)
-    application = _run(lambda: create_app(settings))  # checks the configuration before serving
+    # checks the configuration before serving; each worker's app warms up as it starts (create_app's warm_up)
+    application = _run(lambda: create_app(settings, warm_up=workers == 1))
     limits = _run(server_limits)
     _run(lambda: port_free(host, port))
     typer.echo(f"grader: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
@@ -431,6 +432,6 @@ def serve(
     if workers > 1:
         if bank:  # each worker builds its app from the environment
             os.environ["GRADER_BANK"] = bank
-        uvicorn.run("grader.api:create_app", factory=True, workers=workers, **options)
+        uvicorn.run("grader.api.app:served_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(application, **options)
